@@ -1,0 +1,49 @@
+import { BotError } from '../../src/errors.js';
+
+/** A Slack Web API call answered `ok: false` (or failed on the way); `slackError` is Slack's own code. */
+export class SlackApiError extends BotError {
+  readonly method: string;
+  /** Slack's error string (`message_not_found`, `not_in_channel`…) or a transport reason. */
+  readonly slackError: string;
+  readonly status: number | undefined;
+
+  constructor(options: { method: string; slackError: string; status?: number; cause?: unknown }) {
+    super({
+      code: 'slack_api_error',
+      message: `Slack ${options.method} failed: ${options.slackError}${options.status ? ` (HTTP ${options.status})` : ''}`,
+      userMessage: 'I could not post to Slack just now. Please try again in a moment.',
+      cause: options.cause,
+    });
+    this.method = options.method;
+    this.slackError = options.slackError;
+    this.status = options.status;
+  }
+}
+
+/** Slack kept answering "rate limited" for a call that had to go through. */
+export class SlackRateLimitError extends BotError {
+  readonly method: string;
+  readonly retryAfterMs: number;
+  readonly attempts: number;
+
+  constructor(options: { method: string; retryAfterMs: number; attempts: number }) {
+    super({
+      code: 'slack_rate_limited',
+      message: `Slack ${options.method} stayed rate limited after ${options.attempts} attempts (last Retry-After ${options.retryAfterMs} ms)`,
+      userMessage: 'Slack is asking me to slow down. Please try again in a minute.',
+    });
+    this.method = options.method;
+    this.retryAfterMs = options.retryAfterMs;
+    this.attempts = options.attempts;
+  }
+}
+
+/** The adapter was configured inconsistently (no transport, missing token…). */
+export class SlackConfigError extends BotError {
+  readonly option: string;
+
+  constructor(option: string, problem: string) {
+    super({ code: 'slack_config_invalid', message: `Slack adapter option ${option} ${problem}` });
+    this.option = option;
+  }
+}

@@ -1,0 +1,201 @@
+import type { Config } from '../config/config.js';
+import type { Answerer } from '../engine/answerer.js';
+import type { HistoryCompactor } from '../compaction/types.js';
+import { createCompactor, createTokenEstimator, createExtractiveSummarizer, createChatSummarizer, type CompactorOptions } from '../compaction/index.js';
+import { loadKnowledgeRetriever, createSearchApiRetriever } from '../knowledge/index.js';
+import { createOfflineAnswerer, createLocalReranker, createRagAnswerer } from '../rag/index.js';
+import { clovaAnsweringLimits, createClovaProvider } from '../providers/clova/index.js';
+import { createOpenAiCompatibleProvider } from '../providers/openai-compatible/index.js';
+import type { KnowledgeSource } from '../settings/index.js';
+import type { ReadinessCheck } from '../observability/health.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Embedder, Reasoner, Reranker, Retriever, Summarizer, TokenCounter } from '../providers/types.js';
+
+export type CompactionStrategy = 'sliding' | 'summary';
+
+/** The answering side of the bot, built from the configuration. */
+export interface ModelStack {
+  /** The answerer over the process's default knowledge source. */
+  answerer: Answerer;
+  /** The answerer over a channel's knowledge source (built once per source, then reused). */
+  answererFor(source: KnowledgeSource | undefined): Promise<Answerer>;
+  compactor: HistoryCompactor;
+  compactorFor(strategy: CompactionStrategy): HistoryCompactor;
+  /** X and B of the budget A + B ≤ X. */
+  budget: { windowTokens: number; maxOutputTokens: number };
+  estimator: TokenCounter;
+  /** One line for banners and logs: which backend answers. */
+  description: string;
+  readiness: ReadinessCheck[];
+  close(): Promise<void>;
+}
+
+interface StackDependencies {
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** What differs between providers; `assemble` turns it into a ModelStack. */
+interface ProviderParts {
+  answererOver(retriever: Retriever): Answerer;
+  compactorOptions: Omit<CompactorOptions, 'strategy'>;
+  embedder?: Embedder;
+  budget: { windowTokens: number; maxOutputTokens: number };
+  description: string;
+  close(): Promise<void>;
+}
+
+/** Without a model, the budget only guards what the offline answerer quotes back; a modest window keeps threads cheap to load. */
+const OFFLINE_WINDOW_TOKENS = 8_192;
+/** OpenAI-compatible servers do not say their window; 8k is safe for the small local models people run (MODEL_CONTEXT_WINDOW raises it). */
+const OPENAI_DEFAULT_WINDOW_TOKENS = 8_192;
+
+export async function buildModelStack(config: Config, dependencies: StackDependencies): Promise<ModelStack> {
+  const estimator = createTokenEstimator();
+  const parts =
+    config.provider === 'clova' ? clovaParts(config, dependencies, estimator) : config.provider === 'openai' ? openAiParts(config, dependencies, estimator) : offlineParts(config, dependencies, estimator);
+  return assemble(config, dependencies, estimator, parts);
+}
+
+async function assemble(config: Config, { logger }: StackDependencies, estimator: TokenCounter, parts: ProviderParts): Promise<ModelStack> {
+  const answerers = new Map<string, Promise<Answerer>>();
+  const answererFor = (source: KnowledgeSource | undefined): Promise<Answerer> => {
+    const key = source ? `${source.kind}:${source.kind === 'search-api' ? source.url : source.path}` : 'default';
+    let answerer = answerers.get(key);
+    if (!answerer) {
+      answerer = knowledgeRetriever(config, logger, source, parts.embedder).then((retriever) => parts.answererOver(retriever));
+      // A source that failed to load is tried again on the next message rather than cached broken.
+      answerer.catch(() => answerers.delete(key));
+      answerers.set(key, answerer);
+    }
+    return answerer;
+  };
+  const compactors: Record<CompactionStrategy, HistoryCompactor> = {
+    sliding: createCompactor({ ...parts.compactorOptions, strategy: 'sliding' }),
+    summary: createCompactor({ ...parts.compactorOptions, strategy: 'summary' }),
+  };
+  return {
+    answerer: await answererFor(undefined),
+    answererFor,
+    compactor: compactors[config.compaction],
+    compactorFor: (strategy) => compactors[strategy],
+    budget: parts.budget,
+    estimator,
+    description: parts.description,
+    readiness: [{ name: 'model-provider', check: async () => {} }],
+    close: () => parts.close(),
+  };
+}
+
+function offlineParts(config: Config, { logger, metrics }: StackDependencies, estimator: TokenCounter): ProviderParts {
+  const reranker = createLocalReranker();
+  return {
+    answererOver: (retriever) => createOfflineAnswerer({ retriever, reranker, logger, metrics, topK: config.RAG_TOP_K }),
+    compactorOptions: { estimator, summarizer: createExtractiveSummarizer(), triggerRatio: config.COMPACTION_TRIGGER_RATIO, logger, metrics },
+    budget: { windowTokens: config.HISTORY_TOKEN_BUDGET ?? config.MODEL_CONTEXT_WINDOW ?? OFFLINE_WINDOW_TOKENS, maxOutputTokens: config.MAX_OUTPUT_TOKENS },
+    description: 'offline mode: extractive answers from the knowledge base, no model and no API key',
+    close: async () => {},
+  };
+}
+
+function clovaParts(config: Config, { logger, metrics }: StackDependencies, estimator: TokenCounter): ProviderParts {
+  const provider = createClovaProvider({
+    apiKey: config.CLOVA_STUDIO_API_KEY!,
+    ...(config.CLOVA_STUDIO_APIGW_KEY ? { apigwKey: config.CLOVA_STUDIO_APIGW_KEY } : {}),
+    baseUrl: config.CLOVA_STUDIO_BASE_URL,
+    ...(config.CLOVA_STUDIO_PATH_PREFIX && config.CLOVA_STUDIO_PATH_PREFIX !== 'none' ? { pathPrefix: config.CLOVA_STUDIO_PATH_PREFIX } : {}),
+    ...(config.CLOVA_STUDIO_APP_ID ? { appId: config.CLOVA_STUDIO_APP_ID } : {}),
+    model: config.CLOVA_MODEL,
+    ...(config.MODEL_CONTEXT_WINDOW ? { contextWindow: config.MODEL_CONTEXT_WINDOW } : {}),
+    logger,
+    metrics,
+  });
+  const viaRagReasoning = config.CLOVA_USE_RAG_REASONING;
+  const limits = clovaAnsweringLimits(provider.modelInfo, viaRagReasoning, config.MAX_OUTPUT_TOKENS);
+  const reasoner: Reasoner = viaRagReasoning ? provider.reasoner : provider.chatReasoner;
+  const reranker: Reranker = config.CLOVA_USE_RERANKER ? provider.reranker : createLocalReranker();
+  return {
+    answererOver: (retriever) => ragAnswerer(config, { reasoner, retriever, reranker, estimator, logger, metrics }),
+    compactorOptions: {
+      estimator,
+      ...(limits.exactCountsAvailable ? { tokenizer: provider.tokenCounter } : {}),
+      // The sliding API keeps history for the model's whole window; it is told that window so our tighter budget still holds.
+      ...(limits.remoteSlidingSupported ? { remoteSliding: provider.slidingWindow, remoteSlidingWindowTokens: provider.modelInfo.contextWindow } : {}),
+      summarizer: pickSummarizer(config, { clova: provider.summarizer, chat: createChatSummarizer(provider.chatModel) }),
+      triggerRatio: config.COMPACTION_TRIGGER_RATIO,
+      logger,
+      metrics,
+    },
+    ...(config.CLOVA_USE_EMBEDDINGS ? { embedder: provider.embedder } : {}),
+    budget: { windowTokens: Math.min(config.HISTORY_TOKEN_BUDGET ?? limits.defaultWindowTokens, limits.maxWindowTokens), maxOutputTokens: limits.maxOutputTokens },
+    description: `CLOVA Studio (${viaRagReasoning ? 'RAG Reasoning' : config.CLOVA_MODEL}${config.CLOVA_USE_RERANKER ? ' + reranker' : ''})`,
+    close: () => provider.close(),
+  };
+}
+
+function openAiParts(config: Config, { logger, metrics }: StackDependencies, estimator: TokenCounter): ProviderParts {
+  const contextWindow = config.MODEL_CONTEXT_WINDOW ?? OPENAI_DEFAULT_WINDOW_TOKENS;
+  const provider = createOpenAiCompatibleProvider({
+    ...(config.OPENAI_API_KEY ? { apiKey: config.OPENAI_API_KEY } : {}),
+    baseUrl: config.OPENAI_BASE_URL,
+    model: config.OPENAI_MODEL,
+    ...(config.OPENAI_EMBEDDING_MODEL ? { embeddingModel: config.OPENAI_EMBEDDING_MODEL } : {}),
+    contextWindow,
+    maxOutputTokens: config.MAX_OUTPUT_TOKENS,
+    logger,
+    metrics,
+  });
+  const reranker = createLocalReranker();
+  return {
+    answererOver: (retriever) => ragAnswerer(config, { reasoner: provider.chatReasoner, retriever, reranker, estimator, logger, metrics }),
+    compactorOptions: {
+      estimator,
+      summarizer: pickSummarizer(config, { chat: createChatSummarizer(provider.chatModel) }),
+      triggerRatio: config.COMPACTION_TRIGGER_RATIO,
+      logger,
+      metrics,
+    },
+    ...(provider.embedder ? { embedder: provider.embedder } : {}),
+    budget: { windowTokens: Math.min(config.HISTORY_TOKEN_BUDGET ?? contextWindow, contextWindow), maxOutputTokens: config.MAX_OUTPUT_TOKENS },
+    description: `OpenAI-compatible server, model ${config.OPENAI_MODEL}`,
+    close: () => provider.close(),
+  };
+}
+
+function ragAnswerer(
+  config: Config,
+  parts: { reasoner: Reasoner; retriever: Retriever; reranker: Reranker; estimator: TokenCounter; logger: Logger; metrics: Metrics },
+): Answerer {
+  return createRagAnswerer({
+    reasoner: parts.reasoner,
+    retriever: parts.retriever,
+    reranker: parts.reranker,
+    tokenCounter: parts.estimator,
+    maxRounds: config.RAG_MAX_ROUNDS,
+    topK: config.RAG_TOP_K,
+    documentTokenBudget: config.DOCUMENT_TOKEN_BUDGET,
+    ...(config.SYSTEM_PROMPT ? { systemPrompt: config.SYSTEM_PROMPT } : {}),
+    logger: parts.logger,
+    metrics: parts.metrics,
+  });
+}
+
+async function knowledgeRetriever(config: Config, logger: Logger, source: KnowledgeSource | undefined, embedder?: Embedder): Promise<Retriever> {
+  const withEmbedder = embedder ? { embedder } : {};
+  if (source?.kind === 'search-api') return createSearchApiRetriever({ url: source.url, timeoutMs: 10_000 });
+  if (source?.kind === 'index-file') return loadKnowledgeRetriever({ indexFile: source.path, ...withEmbedder, logger });
+  if (source?.kind === 'directory') return loadKnowledgeRetriever({ knowledgeDir: source.path, ...withEmbedder, logger });
+  if (config.SEARCH_API_URL) return createSearchApiRetriever({ url: config.SEARCH_API_URL, timeoutMs: 10_000 });
+  return loadKnowledgeRetriever({
+    ...(config.KNOWLEDGE_DIR ? { knowledgeDir: config.KNOWLEDGE_DIR } : {}),
+    ...(config.KNOWLEDGE_INDEX_FILE ? { indexFile: config.KNOWLEDGE_INDEX_FILE } : {}),
+    ...withEmbedder,
+    logger,
+  });
+}
+
+function pickSummarizer(config: Config, available: { clova?: Summarizer; chat?: Summarizer }): Summarizer {
+  const choice = config.SUMMARIZER ?? (available.clova ? 'clova' : available.chat ? 'chat' : 'extractive');
+  return (choice === 'clova' ? available.clova : choice === 'chat' ? available.chat : undefined) ?? createExtractiveSummarizer();
+}

@@ -1,0 +1,294 @@
+import { randomUUID } from 'node:crypto';
+import { LockLostError, LockWaitTimeoutError, type Coordinator, type LockOptions, type ThreadLock } from './coordinator.js';
+import { redisCall } from '../redis/connection.js';
+import type { ChannelSubscriber, RedisCommands } from '../redis/redis-commands.js';
+import type { Logger } from '../observability/logger.js';
+
+/**
+ * Joins the thread's queue: a ticket from one counter orders arrivals across replicas.
+ * KEYS: ticket counter, queue (zset ticket → owner), liveness (hash owner → deadline ms).
+ * ARGV: owner, waiter ttl ms, key ttl ms.
+ */
+const ENQUEUE = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local ticket = redis.call('INCR', KEYS[1])
+redis.call('ZADD', KEYS[2], ticket, ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], now + tonumber(ARGV[2]))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+return ticket`;
+
+/**
+ * Takes the lock when it is free and we are first in line; waiters whose heartbeat lapsed (their
+ * process died) are dropped from the head so they cannot block the thread. Returns 1 (acquired),
+ * 0 (keep waiting; heartbeat refreshed) or -1 (we were dropped as dead and must re-enqueue).
+ * KEYS: lock, queue, liveness. ARGV: owner, lock ttl ms, waiter ttl ms, key ttl ms.
+ */
+const TRY_ACQUIRE = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+while true do
+  local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  if not head then break end
+  local deadline = tonumber(redis.call('HGET', KEYS[3], head) or '0')
+  if deadline >= now then break end
+  redis.call('ZREM', KEYS[2], head)
+  redis.call('HDEL', KEYS[3], head)
+end
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return -1 end
+local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+if head == ARGV[1] and redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  return 1
+end
+redis.call('HSET', KEYS[3], ARGV[1], now + tonumber(ARGV[3]))
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+return 0`;
+
+/** Leaves the queue (a waiter that gives up). KEYS: queue, liveness. ARGV: owner. */
+const LEAVE_QUEUE = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1`;
+
+/** Extends the lock only while we own it. KEYS: lock. ARGV: owner, ttl ms. */
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
+/**
+ * Deletes the lock only if we own it (never someone else's after our expiry), and tells waiting
+ * replicas at once so the next turn does not wait for its next poll. KEYS: lock. ARGV: owner, channel.
+ */
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], KEYS[1])
+  return 1
+end
+return 0`;
+
+/** Deletes an event claim only if this process made it. KEYS: claim. ARGV: process id. */
+const RELEASE_CLAIM = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+const OWNS = `return redis.call('GET', KEYS[1]) == ARGV[1] and 1 or 0`;
+
+export interface RedisCoordinatorOptions {
+  /** A single-node or Cluster client. */
+  client: RedisCommands;
+  /**
+   * Where release notifications arrive: a second single-node connection (a subscribed connection
+   * can run no other command), or the Cluster client itself (it subscribes on a pub/sub connection
+   * of its own, and a classic PUBLISH reaches every node). Without it waiters only poll.
+   */
+  subscriber?: ChannelSubscriber;
+  keyPrefix: string;
+  logger: Logger;
+  /** Lock expiry; renewed every third of it while the work runs. A dead holder frees the thread after this. */
+  lockTtlMs?: number;
+  /** A waiter that has not polled for this long is presumed dead and loses its place. */
+  waiterTtlMs?: number;
+  /** Longest pause between two attempts to take a contended lock. */
+  maxPollIntervalMs?: number;
+}
+
+/**
+ * Coordination across replicas on one Redis (standalone, Sentinel, or Cluster: every multi-key
+ * script touches keys that share the thread's hash tag).
+ */
+export class RedisCoordinator implements Coordinator {
+  private readonly client: RedisCommands;
+  private readonly keyPrefix: string;
+  private readonly logger: Logger;
+  private readonly lockTtlMs: number;
+  private readonly waiterTtlMs: number;
+  private readonly maxPollIntervalMs: number;
+  private readonly processId = randomUUID();
+  private readonly subscriber: ChannelSubscriber | undefined;
+  /** Waiters of this process, by lock key, woken when any replica releases that lock. */
+  private readonly releaseWaiters = new Map<string, Set<() => void>>();
+  private subscribed: Promise<void> | undefined;
+
+  constructor(options: RedisCoordinatorOptions) {
+    this.client = options.client;
+    this.keyPrefix = options.keyPrefix;
+    this.logger = options.logger;
+    this.lockTtlMs = options.lockTtlMs ?? 30_000;
+    this.waiterTtlMs = options.waiterTtlMs ?? 10_000;
+    this.maxPollIntervalMs = options.maxPollIntervalMs ?? 50;
+    this.subscriber = options.subscriber;
+  }
+
+  async claimEvent(eventId: string, ttlMs: number): Promise<boolean> {
+    const reply = await redisCall('claim event', () =>
+      this.client.set(`${this.keyPrefix}:event:${eventId}`, this.processId, { condition: 'NX', expiration: { type: 'PX', value: ttlMs } }),
+    );
+    return reply === 'OK';
+  }
+
+  async releaseEvent(eventId: string): Promise<void> {
+    // Only our own claim: another replica's claim of the same event stays.
+    await redisCall('release event', () => this.client.eval(RELEASE_CLAIM, { keys: [`${this.keyPrefix}:event:${eventId}`], arguments: [this.processId] }));
+  }
+
+  async withThreadLock<T>(threadKey: string, work: (lock: ThreadLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
+    const keys = this.keysFor(threadKey);
+    const owner = `${this.processId}:${randomUUID()}`;
+    await this.acquire(threadKey, keys, owner, options);
+
+    const controller = new AbortController();
+    const renewEveryMs = Math.max(Math.floor(this.lockTtlMs / 3), 10);
+    const renewal = setInterval(() => {
+      void this.renew(keys.lock, owner).then(
+        (stillOurs) => {
+          if (!stillOurs) {
+            this.logger.warn({ threadKey }, 'thread lock lost while a turn was running');
+            controller.abort(new LockLostError(threadKey));
+          }
+        },
+        (error: unknown) => this.logger.warn({ threadKey, err: String(error) }, 'could not renew thread lock; will retry'),
+      );
+    }, renewEveryMs);
+    renewal.unref();
+
+    const lock: ThreadLock = {
+      threadKey,
+      signal: controller.signal,
+      assertHeld: async () => {
+        const owns = await redisCall('check lock', () => this.client.eval(OWNS, { keys: [keys.lock], arguments: [owner] }));
+        if (owns !== 1) {
+          controller.abort(new LockLostError(threadKey));
+          throw new LockLostError(threadKey);
+        }
+      },
+    };
+    try {
+      return await work(lock);
+    } finally {
+      clearInterval(renewal);
+      await redisCall('release lock', () => this.client.eval(RELEASE, { keys: [keys.lock], arguments: [owner, this.releaseChannel] })).catch((error: unknown) =>
+        // Not fatal: the lock expires on its own after lockTtlMs.
+        this.logger.warn({ threadKey, err: String(error) }, 'could not release thread lock; it will expire'),
+      );
+    }
+  }
+
+  async markInFlight(threadKey: string): Promise<void> {
+    await redisCall('mark turn in flight', () => this.client.sAdd(this.inFlightKey, threadKey));
+  }
+
+  async clearInFlight(threadKey: string): Promise<void> {
+    await redisCall('clear turn in flight', () => this.client.sRem(this.inFlightKey, threadKey));
+  }
+
+  async listInFlight(): Promise<string[]> {
+    return redisCall('list turns in flight', () => this.client.sMembers(this.inFlightKey));
+  }
+
+  async close(): Promise<void> {
+    // The client is shared and closed by its owner.
+  }
+
+  private get inFlightKey(): string {
+    return `${this.keyPrefix}:inflight`;
+  }
+
+  private keysFor(threadKey: string) {
+    // One hash tag per thread keeps every multi-key script on one Cluster slot. Braces inside the
+    // thread key would end the tag early, and an empty tag `{}` makes Redis hash the whole key.
+    const tag = `{${threadKey.replace(/[{}]/g, '_') || '_'}}`;
+    return {
+      lock: `${this.keyPrefix}:lock:${tag}`,
+      queue: `${this.keyPrefix}:queue:${tag}`,
+      alive: `${this.keyPrefix}:alive:${tag}`,
+      ticket: `${this.keyPrefix}:ticket:${tag}`,
+    };
+  }
+
+  private async acquire(threadKey: string, keys: ReturnType<RedisCoordinator['keysFor']>, owner: string, options: LockOptions): Promise<void> {
+    const started = Date.now();
+    const keyTtlMs = String(Math.max(this.lockTtlMs, this.waiterTtlMs) * 10);
+    const enqueue = () =>
+      redisCall('enqueue turn', () =>
+        this.client.eval(ENQUEUE, { keys: [keys.ticket, keys.queue, keys.alive], arguments: [owner, String(this.waiterTtlMs), keyTtlMs] }),
+      );
+    await enqueue();
+    let announcedWait = false;
+    let pauseMs = 2;
+    for (;;) {
+      const outcome = await redisCall('acquire lock', () =>
+        this.client.eval(TRY_ACQUIRE, {
+          keys: [keys.lock, keys.queue, keys.alive],
+          arguments: [owner, String(this.lockTtlMs), String(this.waiterTtlMs), keyTtlMs],
+        }),
+      ).catch(async (error: unknown) => {
+        await this.leaveQueue(keys, owner);
+        throw error;
+      });
+      if (outcome === 1) return;
+      if (outcome === -1) {
+        // Our heartbeat lapsed (a long pause in this process); rejoin rather than wait forever.
+        this.logger.warn({ threadKey }, 'waiting turn lost its place in the thread queue; rejoining');
+        await enqueue();
+      }
+      if (!announcedWait) {
+        announcedWait = true;
+        void Promise.resolve(options.onQueued?.()).catch(() => {});
+      }
+      const waited = Date.now() - started;
+      if ((options.waitTimeoutMs !== undefined && waited > options.waitTimeoutMs) || options.signal?.aborted) {
+        await this.leaveQueue(keys, owner);
+        throw new LockWaitTimeoutError(threadKey, waited);
+      }
+      await this.untilReleasedOr(keys.lock, pauseMs);
+      pauseMs = Math.min(pauseMs * 2, this.maxPollIntervalMs);
+    }
+  }
+
+  private get releaseChannel(): string {
+    return `${this.keyPrefix}:lock-released`;
+  }
+
+  /**
+   * Waits until the lock is released (notification) or `timeoutMs` passed (the poll, which also
+   * covers a notification missed while subscribing or while the subscriber was disconnected).
+   */
+  private async untilReleasedOr(lockKey: string, timeoutMs: number): Promise<void> {
+    if (this.subscriber && !this.subscribed) {
+      this.subscribed = this.subscriber
+        .subscribe(this.releaseChannel, (releasedKey) => this.releaseWaiters.get(releasedKey)?.forEach((wake) => wake()))
+        .catch((error: unknown) => {
+          this.subscribed = undefined;
+          this.logger.warn({ err: String(error) }, 'could not subscribe to lock releases; waiting turns poll instead');
+        });
+    }
+    await new Promise<void>((resolve) => {
+      const waiters = this.releaseWaiters.get(lockKey) ?? new Set<() => void>();
+      this.releaseWaiters.set(lockKey, waiters);
+      const wake = () => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (waiters.size === 0) this.releaseWaiters.delete(lockKey);
+        resolve();
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      waiters.add(wake);
+    });
+  }
+
+  private async leaveQueue(keys: ReturnType<RedisCoordinator['keysFor']>, owner: string): Promise<void> {
+    await this.client.eval(LEAVE_QUEUE, { keys: [keys.queue, keys.alive], arguments: [owner] }).catch(() => {});
+  }
+
+  private async renew(lockKey: string, owner: string): Promise<boolean> {
+    const reply = await this.client.eval(RENEW, { keys: [lockKey], arguments: [owner, String(this.lockTtlMs)] });
+    return reply === 1;
+  }
+}

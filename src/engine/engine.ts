@@ -1,0 +1,409 @@
+import { randomUUID } from 'node:crypto';
+import { BotError, errorCodeOf, userMessageOf } from '../errors.js';
+import { emptyThreadState, type StoredMessage, type ThreadState } from '../history/thread-state.js';
+import type { ThreadStore } from '../history/thread-store.js';
+import type { Coordinator, ThreadLock } from '../coordination/coordinator.js';
+import type { HistoryCompactor, TokenBudget } from '../compaction/types.js';
+import type { Answerer } from './answerer.js';
+import { textAnswer, type Answer } from './answer.js';
+import { asksForPerson, caseSummary } from './handoff.js';
+import { EmptyMessageError, EngineClosingError, TurnTimeoutError } from './turn-errors.js';
+import { boundMessage, inFlightRecord, isBlank, withAssistantMessage, withUnansweredMessage } from './thread-transitions.js';
+import { trackReplyHandle } from './reply-handle-tracking.js';
+import type {
+  ConversationEngine,
+  Feedback,
+  IncomingMessage,
+  Platform,
+  RecoverySinkFactory,
+  ReplyEvent,
+  ReplySink,
+  TurnOutcome,
+} from './types.js';
+import { LockWaitTimeoutError } from '../coordination/coordinator.js';
+import type { Logger } from '../observability/logger.js';
+import { runInTurnContext } from '../observability/turn-context.js';
+import type { Metrics } from '../observability/metrics.js';
+
+/** How one message is answered: the process defaults, refined per channel by the settings file. */
+export interface TurnPolicy {
+  answerer: Answerer;
+  compactor: HistoryCompactor;
+  /** The model's window X (or a lower configured budget) and output reserve B. */
+  budget: { windowTokens: number; maxOutputTokens: number };
+  persona?: string;
+  /** Who gets the thread when the user asks for a person (platform user or group ids). */
+  escalationContacts?: string[];
+}
+
+export interface ConversationEngineOptions {
+  store: ThreadStore;
+  coordinator: Coordinator;
+  answerer: Answerer;
+  compactor: HistoryCompactor;
+  /** The model's window X (or the configured lower budget) and output reserve B. */
+  budget: { windowTokens: number; maxOutputTokens: number };
+  /**
+   * Per-channel policy (settings file): `disabled` keeps the bot silent in that channel. Without it
+   * every message gets `answerer`, `compactor` and `budget`.
+   */
+  policyFor?: (message: IncomingMessage) => Promise<TurnPolicy | 'disabled'>;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Longest one answer may take. */
+  turnTimeoutMs: number;
+  /** Longer user messages are cut (with a notice) so one paste cannot eat the whole budget. */
+  maxMessageChars: number;
+  /** How long an event id is remembered for dedupe. Slack retries for up to ~5 minutes; default 24 h. */
+  eventTtlMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Creates the conversation engine: the one place that owns a thread's memory and the order of its
+ * turns. Adapters call `handle`; everything platform-specific stays in the adapter's `ReplySink`.
+ */
+export function createConversationEngine(options: ConversationEngineOptions): ConversationEngine {
+  return new Engine(options);
+}
+
+class Engine implements ConversationEngine {
+  private readonly options: Required<Omit<ConversationEngineOptions, 'metrics' | 'policyFor'>> & Pick<ConversationEngineOptions, 'metrics' | 'policyFor'>;
+  private readonly running = new Set<Promise<unknown>>();
+  private closing = false;
+  private readonly closeController = new AbortController();
+  /** Identifies this process in in-flight records, for operators reading them. */
+  private readonly processId = randomUUID();
+
+  constructor(options: ConversationEngineOptions) {
+    this.options = { eventTtlMs: 24 * 3600 * 1000, now: Date.now, ...options };
+  }
+
+  async handle(message: IncomingMessage, sink: ReplySink): Promise<TurnOutcome> {
+    const turn = runInTurnContext({ eventId: message.eventId, threadKey: message.threadKey, platform: message.platform }, () => this.runTurn(message, sink));
+    this.running.add(turn);
+    try {
+      return await turn;
+    } finally {
+      this.running.delete(turn);
+    }
+  }
+
+  async claimEvent(eventId: string): Promise<boolean> {
+    return this.options.coordinator.claimEvent(eventId, this.options.eventTtlMs);
+  }
+
+  async releaseEvent(eventId: string): Promise<void> {
+    await this.options.coordinator.releaseEvent(eventId);
+  }
+
+  async hasThread(threadKey: string): Promise<boolean> {
+    return this.options.store.exists(threadKey);
+  }
+
+  async resetThread(threadKey: string): Promise<void> {
+    await this.options.coordinator.withThreadLock(threadKey, async () => this.options.store.delete(threadKey), {
+      waitTimeoutMs: this.options.turnTimeoutMs,
+    });
+  }
+
+  async recordFeedback(feedback: Feedback): Promise<void> {
+    await this.options.store.saveFeedback(feedback);
+  }
+
+  async recoverOrphanedTurns(platform: Platform, sinkFor: RecoverySinkFactory): Promise<number> {
+    const { coordinator, store, logger } = this.options;
+    let recovered = 0;
+    for (const threadKey of await coordinator.listInFlight()) {
+      if (this.closing) break;
+      const log = logger.child({ threadKey, platform, recovery: true });
+      try {
+        const finished = await coordinator.withThreadLock(
+          threadKey,
+          async (lock) => {
+            // Holding the lock proves no live turn is running here; a leftover record means its process died.
+            const state = (await store.load(threadKey)).state;
+            const orphan = state?.inFlight;
+            if (!state || !orphan) {
+              await coordinator.clearInFlight(threadKey);
+              return false;
+            }
+            if (orphan.platform !== platform) return false;
+            const stored = state.messages.find((message) => message.id === orphan.messageId && message.role === 'user');
+            const message: IncomingMessage = {
+              platform: orphan.platform,
+              threadKey,
+              eventId: orphan.eventId,
+              messageId: orphan.messageId,
+              scope: orphan.scope,
+              author: { id: orphan.authorId, ...(orphan.authorName ? { name: orphan.authorName } : {}) },
+              text: stored?.content ?? '',
+              receivedAt: orphan.receivedAt,
+            };
+            log.warn({ orphanedBy: orphan.processId, messageId: orphan.messageId }, 'finishing a turn left in flight by a process that stopped');
+            const sink = sinkFor(message, orphan.replyHandle);
+            if (orphan.answer) {
+              // The answer was stored before its process died; post it rather than ask the model again.
+              await this.emit(sink, { type: 'answer-completed', answer: orphan.answer }, log);
+              await this.finishInFlight(state, lock, log);
+              return true;
+            }
+            await this.attempt(message, sink, log, async () => {
+              const policy = await this.policyFor(message);
+              // A channel switched off since the crash still gets its reply finished, with the defaults.
+              return this.answerInLock(message, sink, lock, log, policy === 'disabled' ? this.defaultPolicy() : policy);
+            });
+            return true;
+          },
+          { waitTimeoutMs: 1_000 },
+        );
+        if (finished) recovered += 1;
+      } catch (error) {
+        // Busy threads are being answered by a live process right now; anything else is retried on the next sweep.
+        if (!(error instanceof LockWaitTimeoutError)) log.warn({ err: describeError(error) }, 'could not recover an orphaned turn');
+      }
+    }
+    return recovered;
+  }
+
+  async close(deadlineMs = 30_000): Promise<void> {
+    this.closing = true;
+    const everything = Promise.allSettled([...this.running]).then(() => 'done' as const);
+    const deadline = () => new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), deadlineMs).unref());
+    if ((await Promise.race([everything, deadline()])) === 'deadline') {
+      this.options.logger.warn({ running: this.running.size }, 'shutdown deadline reached; aborting running turns');
+      this.closeController.abort(new EngineClosingError());
+      // A platform call that ignores the abort (a post stuck in a rate-limit wait) must not hold the
+      // process forever: its turn stays in flight and another process finishes it.
+      if ((await Promise.race([everything, deadline()])) === 'deadline') {
+        this.options.logger.warn({ running: this.running.size }, 'turns still running after the abort; leaving them to crash recovery');
+      }
+    }
+    await this.options.coordinator.close();
+  }
+
+  private async runTurn(message: IncomingMessage, sink: ReplySink): Promise<TurnOutcome> {
+    const { coordinator, logger, metrics } = this.options;
+    const log = logger.child({ platform: message.platform });
+    const outcome = await this.attempt(message, sink, log, async () => {
+      if (this.closing) throw new EngineClosingError();
+      const policy = await this.policyFor(message);
+      if (policy === 'disabled') return { kind: 'ignored' } as const;
+      if (!(await coordinator.claimEvent(message.eventId, this.options.eventTtlMs))) return { kind: 'duplicate' } as const;
+      if (isBlank(message.text)) throw new EmptyMessageError();
+      const queuedAt = this.options.now();
+      return coordinator.withThreadLock(
+        message.threadKey,
+        async (lock) => {
+          metrics?.queueWait.observe((this.options.now() - queuedAt) / 1000);
+          return this.answerInLock(message, sink, lock, log, policy);
+        },
+        { onQueued: () => this.emit(sink, { type: 'turn-queued' }, log), waitTimeoutMs: this.options.turnTimeoutMs },
+      );
+    });
+    metrics?.turns.inc({ platform: message.platform, outcome: outcome.kind });
+    if (outcome.kind === 'answered') metrics?.turnDuration.observe((this.options.now() - message.receivedAt) / 1000);
+    return outcome;
+  }
+
+  /** Runs the turn and turns every failure into one plain line for the user (details go to the log). */
+  private async attempt(message: IncomingMessage, sink: ReplySink, log: Logger, work: () => Promise<TurnOutcome>): Promise<TurnOutcome> {
+    try {
+      return await work();
+    } catch (error) {
+      const code = errorCodeOf(error);
+      const userMessage = userMessageOf(error);
+      this.options.metrics?.countError(error);
+      log.error({ code, err: describeError(error) }, 'turn failed');
+      await this.emit(sink, { type: 'turn-failed', code, userMessage }, log);
+      return { kind: 'failed', code, userMessage };
+    }
+  }
+
+  /**
+   * Human handoff. A request for a person notifies the channel's escalation contacts with a case
+   * summary; once one of them writes in the thread the bot keeps every message but stays quiet until
+   * it is addressed directly. Returns the outcome when the turn ends here (state already saved).
+   */
+  private async applyHandoff(
+    message: IncomingMessage,
+    state: ThreadState,
+    policy: TurnPolicy,
+    sink: ReplySink,
+    lock: ThreadLock,
+    log: Logger,
+  ): Promise<TurnOutcome | undefined> {
+    const contacts = policy.escalationContacts ?? [];
+    const now = this.options.now();
+    const save = async (next: ThreadState) => {
+      await lock.assertHeld();
+      await this.options.store.save({ ...next, updatedAt: now });
+    };
+    if (state.handoff && contacts.includes(message.author.id)) {
+      await save({ ...state, handoff: { ...state.handoff, humanJoinedAt: state.handoff.humanJoinedAt ?? now } });
+      log.info({ contact: message.author.id }, 'a person answered in a handed-off thread; the bot stays quiet here');
+      return { kind: 'ignored' };
+    }
+    if ((state.handoff?.humanJoinedAt || message.addressedToOthers) && !message.addressedToBot) {
+      await save(state);
+      return { kind: 'ignored' };
+    }
+    if (!message.requestsPerson && !asksForPerson(message.text)) return undefined;
+
+    const answerId = newAnswerId();
+    if (contacts.length === 0) {
+      const answer = textAnswer(answerId, 'Nobody is set up to take over conversations in this channel yet, so I will keep helping as best I can. An operator can add escalation contacts in the settings file.', 'chat');
+      await save(withAssistantMessage(state, message.messageId, answer, now));
+      await this.emit(sink, { type: 'answer-completed', answer }, log);
+      return { kind: 'answered', answer };
+    }
+    const text = 'I have asked a person to take over this conversation; they will reply in this thread. Mention me if you want me back.';
+    const summary = caseSummary(state);
+    const handedOff = withAssistantMessage(state, message.messageId, textAnswer(answerId, text, 'chat'), now);
+    await save({ ...handedOff, handoff: { requestedAt: now, requestedBy: message.author.id, contacts } });
+    await this.emit(sink, { type: 'handoff-requested', contacts, summary, text }, log);
+    log.info({ contacts: contacts.length }, 'thread handed to a person');
+    return { kind: 'handed-off', contacts };
+  }
+
+  private defaultPolicy(): TurnPolicy {
+    return { answerer: this.options.answerer, compactor: this.options.compactor, budget: this.options.budget };
+  }
+
+  private async policyFor(message: IncomingMessage): Promise<TurnPolicy | 'disabled'> {
+    return this.options.policyFor ? this.options.policyFor(message) : this.defaultPolicy();
+  }
+
+  private async answerInLock(message: IncomingMessage, sink: ReplySink, lock: ThreadLock, log: Logger, policy: TurnPolicy): Promise<TurnOutcome> {
+    const { store } = this.options;
+    const { compactor, answerer } = policy;
+    const notices: string[] = [];
+    const loaded = await store.load(message.threadKey);
+    if (loaded.quarantinedAs) {
+      notices.push('I could not read the earlier history of this thread, so I set it aside for an operator and started fresh.');
+    }
+    let state = loaded.state ?? emptyThreadState(message.threadKey, this.options.now());
+
+    const { text, truncated } = boundMessage(message.text.trim(), this.options.maxMessageChars);
+    if (truncated) notices.push(`Your message was longer than ${this.options.maxMessageChars} characters; I read only the first ${this.options.maxMessageChars}.`);
+    const userMessage: StoredMessage = {
+      id: message.messageId,
+      role: 'user',
+      content: text,
+      createdAt: message.receivedAt,
+      authorId: message.author.id,
+      ...(message.author.name ? { authorName: message.author.name } : {}),
+    };
+    // A re-delivered message (e.g. after a crash between saving and answering) is answered, not stored twice.
+    if (!state.messages.some((stored) => stored.id === userMessage.id && stored.role === 'user')) {
+      state = { ...state, messages: [...state.messages, userMessage], updatedAt: this.options.now() };
+    }
+    const handedOver = await this.applyHandoff(message, state, policy, sink, lock, log);
+    if (handedOver) return handedOver;
+    if (state.handoff?.humanJoinedAt) state = { ...state, handoff: undefined }; // addressed again: the bot is back
+    state = { ...state, inFlight: inFlightRecord(message, this.processId, this.options.now(), state.inFlight?.messageId === message.messageId ? state.inFlight.replyHandle : undefined) };
+    // Persist before any model call: whatever happens next, what the user wrote is kept.
+    await lock.assertHeld();
+    await this.options.coordinator.markInFlight(message.threadKey);
+    await store.save(state);
+    const tracker = trackReplyHandle(sink, () => state, async (next) => {
+      state = next;
+      try {
+        // Never write over the thread once another turn may own it.
+        await lock.assertHeld();
+        await store.save(next);
+      } catch (error) {
+        log.warn({ err: describeError(error) }, 'could not record the reply handle');
+      }
+    });
+    const turnSink = tracker.sink;
+
+    const signal = AbortSignal.any([AbortSignal.timeout(this.options.turnTimeoutMs), lock.signal, this.closeController.signal]);
+    try {
+      const budget: TokenBudget = { ...policy.budget, reservedTokens: answerer.reservedTokens };
+      const fitted = await compactor.fit(state, budget, signal);
+      if (fitted.kind !== 'none') this.options.metrics?.compactions.inc({ kind: fitted.kind });
+      if (fitted.notice) notices.push(fitted.notice);
+      await this.emit(turnSink, { type: 'status-changed', status: 'thinking', text: 'Thinking…' }, log);
+      const answer = await answerer.answer({
+        message: { ...message, text },
+        history: fitted.messages,
+        budget,
+        signal,
+        ...(policy.persona ? { persona: policy.persona } : {}),
+        progress: (event) => this.emit(turnSink, event, log),
+      });
+      // Model tokens are counted by the providers, per call (summaries included); adding the answer's usage here would count them twice.
+      const completed: Answer = { ...answer, notices: [...notices, ...answer.notices] };
+      await tracker.settle();
+      let next = withAssistantMessage(fitted.state, userMessage.id, completed, this.options.now());
+      if (answer.usage && answer.usage.inputTokens > 0) {
+        next = compactor.correctFromUsage(next, fitted, answer.usage.inputTokens, answerer.reservedTokens);
+      }
+      // Stored with the answer still in flight, posted, then marked done: a process that dies while a
+      // slow platform takes the post leaves the answer for the next one to post (see recoverOrphanedTurns).
+      next = { ...next, inFlight: state.inFlight ? { ...state.inFlight, answer: completed } : undefined };
+      await lock.assertHeld();
+      await store.save(next);
+      await this.emit(turnSink, { type: 'answer-completed', answer: completed }, log);
+      await this.finishInFlight(next, lock, log);
+      log.info({ answerId: completed.id, mode: completed.mode, sources: completed.sources.length, compaction: fitted.kind }, 'turn answered');
+      return { kind: 'answered', answer: completed };
+    } catch (error) {
+      const failure = signal.aborted && !(error instanceof BotError) ? abortReason(signal, this.options.turnTimeoutMs) : error;
+      await tracker.settle();
+      await this.markFailed(state, userMessage.id, lock, log);
+      throw failure;
+    }
+  }
+
+  /** Clears the in-flight record of a turn whose answer is stored and posted. */
+  private async finishInFlight(state: ThreadState, lock: ThreadLock, log: Logger): Promise<void> {
+    try {
+      await lock.assertHeld();
+      await this.options.store.save({ ...state, inFlight: undefined });
+      await this.options.coordinator.clearInFlight(state.threadKey);
+    } catch (error) {
+      // The answer is stored and posted; a leftover record only makes a later sweep post it once more at worst.
+      log.warn({ err: describeError(error) }, 'could not clear the in-flight record of an answered turn');
+    }
+  }
+
+  /** Records that the user's message got no answer, so it is never silently dropped. */
+  private async markFailed(state: ThreadState, userMessageId: string, lock: ThreadLock, log: Logger): Promise<void> {
+    try {
+      // A turn that lost its lock must not write: the thread (this message included) now belongs to another turn.
+      await lock.assertHeld();
+      await this.options.store.save(withUnansweredMessage(state, userMessageId, this.options.now()));
+      await this.options.coordinator.clearInFlight(state.threadKey);
+    } catch (error) {
+      log.error({ err: describeError(error) }, 'could not mark the unanswered message as failed');
+    }
+  }
+
+  /** A sink that fails (platform down) must not fail the turn: the answer is already stored. */
+  private async emit(sink: ReplySink, event: ReplyEvent, log: Logger): Promise<void> {
+    try {
+      await sink.emit(event);
+    } catch (error) {
+      log.warn({ event: event.type, err: describeError(error) }, 'reply sink failed');
+    }
+  }
+}
+
+function abortReason(signal: AbortSignal, timeoutMs: number): unknown {
+  const reason: unknown = signal.reason;
+  if (reason instanceof BotError) return reason;
+  if (reason instanceof Error && reason.name === 'TimeoutError') return new TurnTimeoutError(timeoutMs);
+  return reason;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+/** A fresh answer id. */
+export function newAnswerId(): string {
+  return randomUUID();
+}

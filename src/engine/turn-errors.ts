@@ -1,0 +1,33 @@
+import { BotError } from '../errors.js';
+
+/** Why a turn ended without an answer, beyond what providers and stores report themselves. */
+
+export class EmptyMessageError extends BotError {
+  constructor() {
+    super({
+      code: 'empty_message',
+      message: 'The message has no text after the mention was removed',
+      userMessage: 'Ask me a question after the mention, for example: "@bot how do I reset my password?"',
+    });
+  }
+}
+
+export class TurnTimeoutError extends BotError {
+  constructor(timeoutMs: number) {
+    super({
+      code: 'turn_timeout',
+      message: `The answer took longer than ${timeoutMs} ms`,
+      userMessage: 'That took too long to answer, so I stopped. Your message is saved; please ask again, perhaps more briefly.',
+    });
+  }
+}
+
+export class EngineClosingError extends BotError {
+  constructor() {
+    super({
+      code: 'shutting_down',
+      message: 'The engine is shutting down and takes no new turns',
+      userMessage: 'I am restarting right now. Please send your message again in a moment.',
+    });
+  }
+}

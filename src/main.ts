@@ -1,0 +1,83 @@
+import { loadConfigOrExit } from './config/load-or-exit.js';
+import { createLogger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { createStateBackends } from './engine/state-backends.js';
+import { createConversationEngine } from './engine/engine.js';
+import { buildModelStack } from './composition/model-stack.js';
+import { startPlatforms } from '../adapters/platforms.js';
+import { createTurnPolicy, processDefaultSettings } from './composition/turn-policy.js';
+import { createSettingsStore, SettingsFileError } from './settings/index.js';
+
+/**
+ * Composition root: configuration → providers → engine → adapters. Nothing else lives here.
+ */
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const consoleMode = !config.SLACK_BOT_TOKEN && !config.DISCORD_TOKEN;
+  const logger = createLogger({
+    // The console chat prints answers on stdout; keep stderr quiet unless asked.
+    level: config.LOG_LEVEL ?? (consoleMode ? 'warn' : 'info'),
+    secrets: config.secrets,
+    pretty: Boolean(process.stderr.isTTY),
+  });
+  const metrics = new Metrics({ collectProcessMetrics: true });
+  const settings = loadSettingsOrExit(config.SETTINGS_FILE, processDefaultSettings(config), logger);
+  const backends = await createStateBackends({
+    redisUrl: config.REDIS_URL,
+    redisClusterNodes: config.REDIS_CLUSTER_NODES,
+    keyPrefix: config.REDIS_KEY_PREFIX,
+    threadTtlMs: config.THREAD_TTL_SECONDS * 1000,
+    lockTtlMs: config.THREAD_LOCK_TTL_MS,
+    logger,
+  });
+  const models = await buildModelStack(config, { logger, metrics });
+  const engine = createConversationEngine({
+    store: backends.store,
+    coordinator: backends.coordinator,
+    answerer: models.answerer,
+    compactor: models.compactor,
+    budget: models.budget,
+    policyFor: createTurnPolicy(config, settings, models, logger),
+    logger,
+    metrics,
+    turnTimeoutMs: config.TURN_TIMEOUT_MS,
+    maxMessageChars: config.MAX_MESSAGE_CHARS,
+  });
+  const platforms = await startPlatforms(config, { engine, backends, models, settings, logger, metrics, consoleMode });
+
+  let stopping = false;
+  const stop = async (reason: string, exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, 'shutting down: no new events; finishing running turns');
+    await platforms.stopAccepting();
+    await engine.close(config.TURN_TIMEOUT_MS);
+    await platforms.close();
+    await models.close();
+    settings.close();
+    await backends.close();
+    process.exit(exitCode);
+  };
+  process.once('SIGINT', () => void stop('SIGINT', 130));
+  process.once('SIGTERM', () => void stop('SIGTERM', 0));
+  const finished = await platforms.finished;
+  await stop('input ended', finished.exitCode);
+}
+
+/** A settings file that is broken at startup stops the process with every problem listed (later edits are reloaded live). */
+function loadSettingsOrExit(file: string | undefined, defaults: ReturnType<typeof processDefaultSettings>, logger: ReturnType<typeof createLogger>) {
+  try {
+    return createSettingsStore({ ...(file ? { file } : {}), defaults, logger });
+  } catch (error) {
+    if (error instanceof SettingsFileError) {
+      process.stderr.write(`${error.message}\nFix the settings file and start again.\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`The bot could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,143 @@
+import type { ServerResponse } from 'node:http';
+import { BotError } from '../errors.js';
+import type { HttpServer } from '../http/http-server.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+/** One dependency `/readyz` asks about. */
+export interface ReadinessCheck {
+  /** Short, stable name shown in the `/readyz` body (`redis`, `model-provider`). */
+  name: string;
+  /** Resolves when the dependency is usable, rejects when not. `signal` aborts when the check's time is up. */
+  check: (signal: AbortSignal) => Promise<void>;
+  /** Overrides `HealthRoutesOptions.checkTimeoutMs` for this check. */
+  timeoutMs?: number;
+}
+
+export interface HealthRoutesOptions {
+  metrics: Metrics;
+  readiness: readonly ReadinessCheck[];
+  /** How long one check may take before it counts as failed; a hung dependency must not hang the probe. Default 2000 ms. */
+  checkTimeoutMs?: number;
+  /** Where failing checks are explained (the HTTP body only says which failed, never why: it may be public). */
+  logger?: Logger;
+}
+
+/** What `/readyz` reports for one check. */
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  /** `timeout`, or the code (ours) or class name (a library's) of the error the check threw; never its message. */
+  failure?: string;
+}
+
+/** Kept small: every probe and scrape of a replica calls these routes. */
+const NO_STORE = { 'cache-control': 'no-store' };
+
+/**
+ * Registers `GET /healthz` (the process answers), `GET /readyz` (every readiness check passes, each
+ * within its timeout; 503 otherwise) and `GET /metrics` (Prometheus text format) on `http`.
+ *
+ * @example
+ * registerHealthRoutes(http, { metrics, readiness: [redisReadinessCheck(backends.redis)], logger });
+ */
+export function registerHealthRoutes(http: HttpServer, options: HealthRoutesOptions): void {
+  const runChecks = readinessRunner(options);
+
+  http.route('GET', '/healthz', (_request, response) => {
+    sendJson(response, 200, { status: 'ok' });
+  });
+
+  http.route('GET', '/readyz', async (_request, response) => {
+    const checks = await runChecks();
+    const ready = checks.every((check) => check.ok);
+    sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not-ready', checks });
+  });
+
+  http.route('GET', '/metrics', async (_request, response) => {
+    const body = await options.metrics.registry.metrics();
+    response.writeHead(200, { 'content-type': options.metrics.registry.contentType, ...NO_STORE }).end(body);
+  });
+}
+
+/**
+ * A readiness check that PINGs Redis. With a node-redis client the ping is aborted at the deadline, so
+ * probes against a hung server do not pile up in its command queue.
+ */
+export function redisReadinessCheck(client: PingableRedis, name = 'redis'): ReadinessCheck {
+  return {
+    name,
+    check: async (signal) => {
+      const target = typeof client.withAbortSignal === 'function' ? client.withAbortSignal(signal) : client;
+      await target.ping();
+    },
+  };
+}
+
+/** The part of a node-redis client (standalone, cluster or sentinel) a ping needs. */
+export interface PingableRedis {
+  ping(): Promise<unknown>;
+  withAbortSignal?(signal: AbortSignal): { ping(): Promise<unknown> };
+}
+
+/** Runs all checks in parallel; concurrent probes share one run instead of multiplying load on a struggling dependency. */
+function readinessRunner(options: HealthRoutesOptions): () => Promise<CheckResult[]> {
+  const defaultTimeoutMs = options.checkTimeoutMs ?? 2_000;
+  const lastOk = new Map<string, boolean>();
+  let running: Promise<CheckResult[]> | undefined;
+
+  const runOne = async (readiness: ReadinessCheck): Promise<CheckResult> => {
+    const timeoutMs = readiness.timeoutMs ?? defaultTimeoutMs;
+    const outcome = await withDeadline(readiness.check, timeoutMs);
+    const ok = outcome === 'passed';
+    // Log transitions, not every probe: a load balancer asks every few seconds.
+    if (lastOk.get(readiness.name) !== ok) {
+      if (ok) options.logger?.info({ check: readiness.name }, 'readiness check passes');
+      else options.logger?.warn({ check: readiness.name, err: outcome === 'timeout' ? `no answer within ${timeoutMs} ms` : outcome.error }, 'readiness check fails');
+      lastOk.set(readiness.name, ok);
+    }
+    if (ok) return { name: readiness.name, ok };
+    return { name: readiness.name, ok, failure: outcome === 'timeout' ? 'timeout' : failureName(outcome.error) };
+  };
+
+  return () => {
+    running ??= Promise.all(options.readiness.map(runOne)).finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+}
+
+async function withDeadline(check: (signal: AbortSignal) => Promise<void>, timeoutMs: number): Promise<'passed' | 'timeout' | { error: unknown }> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => {
+      resolve('timeout');
+      controller.abort(new Error(`readiness check exceeded ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    // A check that ignores the signal is simply abandoned; its late result is dropped.
+    const checked = Promise.resolve()
+      .then(() => check(controller.signal))
+      .then(
+        () => 'passed' as const,
+        (error: unknown) => ({ error }),
+      );
+    return await Promise.race([checked, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Messages can carry hosts and internals; `/readyz` may be reachable from outside, so it gets a name only. */
+function failureName(error: unknown): string {
+  if (error instanceof BotError) return error.code;
+  if (error instanceof Error && error.name !== 'Error') return error.name;
+  return 'failed';
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...NO_STORE }).end(`${JSON.stringify(body)}\n`);
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { createTestEngine, scriptedAnswerer } from '../../support/engine-fixture.js';
+import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix } from '../../support/redis.js';
+import { createDiscordTestBed, waitFor } from '../../fakes/discord/discord-test-bed.js';
+import { slashCommandPayload } from '../../fakes/discord/payloads.js';
+import { nextSnowflake } from '../../fakes/discord/snowflakes.js';
+
+describe('discord turns left unfinished by a process that died', () => {
+  it('are finished by another process in the message the dead one had posted, with the bot token', async () => {
+    const url = requireRedisUrl();
+    const keyPrefix = uniquePrefix('discord-crash');
+    const hanging = scriptedAnswerer([{ text: 'never finished', delayMs: 60_000 }]);
+    const dying = await createTestEngine({ answerer: hanging, redisUrl: url, keyPrefix, lockTtlMs: 300 });
+    const answerer = scriptedAnswerer([{ text: 'Recovered answer.' }]);
+    const survivor = await createTestEngine({ answerer, redisUrl: url, keyPrefix, lockTtlMs: 300 });
+    const bed = await createDiscordTestBed();
+    try {
+      const doomedProcess = await bed.startProcess(dying.engine);
+      const ask = slashCommandPayload({ applicationId: bed.applicationId, guildId: bed.guildId, channel: { id: bed.channelId, type: 0 }, user: { id: nextSnowflake(), username: 'ken' }, name: 'ask', question: 'Why is the build red?' });
+      bed.fake.registerInteraction({ id: ask.id, token: ask.token, channelId: bed.channelId, guildId: bed.guildId });
+      doomedProcess.injector.interactionCreate(ask);
+      await waitFor('the answerer to be called', () => hanging.requests.length === 1);
+      const original = bed.fake.originalResponse(ask.token)!;
+      const threadKey = `discord:${bed.guildId}:${original.id}`;
+      await expect.poll(async () => (await dying.backends.store.load(threadKey)).state?.inFlight?.replyHandle).toEqual({
+        conversationChannelId: original.id,
+        firstChannelId: bed.channelId,
+        firstMessageId: original.id,
+      });
+      // The process dies: its Redis connection is gone and its lock is never released.
+      dying.backends.redis!.destroy();
+
+      await bed.startProcess(survivor.engine, { recoverySweepMs: 100 });
+      await waitFor('the recovered answer', () => original.content === 'Recovered answer.' && original.components.length > 0);
+      const finalEdit = bed.fake.requests.find((request) => request.method === 'PATCH' && request.path === `/channels/${bed.channelId}/messages/${original.id}`);
+      expect(finalEdit?.auth).toBe('bot');
+      expect(answerer.requests[0]?.message.text).toBe('Why is the build red?');
+      // Cleared right after the post (the answer stays recorded as in flight until it is on Discord).
+      await expect.poll(async () => (await survivor.backends.store.load(threadKey)).state?.inFlight).toBeUndefined();
+    } finally {
+      await dying.engine.close(100).catch(() => {});
+      await bed.close();
+      await survivor.close();
+      await deleteKeysWithPrefix(url, keyPrefix);
+    }
+  });
+});

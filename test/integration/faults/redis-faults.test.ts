@@ -1,0 +1,109 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { searchThenCite } from '../../fakes/clova/default-responders.js';
+import { waitFor } from '../../fakes/discord/discord-test-bed.js';
+import { messagePayload, slashCommandPayload } from '../../fakes/discord/payloads.js';
+import { nextSnowflake } from '../../fakes/discord/snowflakes.js';
+import { createFaultBed, type FaultBed } from './support/fault-bed.js';
+import { startPersistentRedis, type PersistentRedis } from './support/persistent-redis.js';
+
+const user = { id: nextSnowflake(), username: 'edsger' };
+
+describe('a conversation across a Redis restart', () => {
+  let bed: FaultBed | undefined;
+  let redis: PersistentRedis | undefined;
+  afterEach(async () => {
+    await bed?.close();
+    await redis?.close();
+    bed = undefined;
+    redis = undefined;
+  });
+
+  it('finishes a turn whose model call spans the restart: one complete answer, and the thread keeps both turns in order', async () => {
+    redis = await startPersistentRedis();
+    bed = await createFaultBed({ redisUrl: redis.url, modelHeadersTimeoutMs: 10_000 });
+    const first = await bed.ask('How do I configure Redis for several replicas?');
+
+    // Hold the second turn's first model call until Redis has gone away and come back.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let reached!: () => void;
+    const modelReached = new Promise<void>((resolve) => (reached = resolve));
+    let held = false;
+    bed.clova.scriptRagReasoning(async (request) => {
+      if (!held) {
+        held = true;
+        reached();
+        await released;
+      }
+      return searchThenCite(request);
+    });
+    const second = bed.ask('Redis를 어떻게 설정하나요?', first.threadId);
+    await modelReached;
+    await redis.stop();
+    await redis.start();
+    const backends = bed.backends;
+    await waitFor('the bot to reconnect to Redis', () => backends.redis?.isReady === true);
+    release();
+    const turn = await second;
+
+    expect(turn.reply.components.length).toBeGreaterThan(0);
+    expect(turn.reply.content).not.toMatch(/^⚠️/);
+    expect(bed.finalRepliesSent(turn.token)).toHaveLength(1);
+    const state = await bed.stored(first.threadId);
+    expect(state?.messages.map((message) => [message.role, message.role === 'user' ? message.id : 'answer', message.status])).toEqual([
+      ['user', first.interactionId, 'answered'],
+      ['assistant', 'answer', undefined],
+      ['user', turn.interactionId, 'answered'],
+      ['assistant', 'answer', undefined],
+    ]);
+  });
+
+  it('tells a user plainly that their message was not taken while Redis is down, and carries on with nothing lost once it is back', async () => {
+    redis = await startPersistentRedis();
+    bed = await createFaultBed({ redisUrl: redis.url });
+    const dm = nextSnowflake();
+    const fake = bed.discord.fake;
+    const send = (content: string) => bed?.process.injector.messageCreate(messagePayload({ channelId: dm, channelType: 1, author: user, content }));
+    const replies = () => fake.channelMessages(dm);
+
+    send('How do I configure Redis for several replicas?');
+    await waitFor('the first answer', () => replies().length === 1 && replies()[0]!.components.length > 0);
+    await redis.stop();
+    send('What happens if Redis goes away?');
+    await waitFor('the outage line', () => replies().length === 2);
+    expect(replies()[1]?.content).toBe(
+      '⚠️ I cannot reach my conversation memory right now, so I could not take your message. Please send it again in a minute.',
+    );
+
+    await redis.start();
+    const backends = bed.backends;
+    await waitFor('the bot to reconnect to Redis', () => backends.redis?.isReady === true);
+    send('Redis를 어떻게 설정하나요?');
+    await waitFor('the answer after the outage', () => replies().length === 3 && replies()[2]!.components.length > 0);
+
+    expect(replies().map((message) => message.content.startsWith('⚠️'))).toEqual([false, true, false]);
+    const state = await bed.stored(dm, 'dm');
+    expect(state?.messages.map((message) => [message.role, message.role === 'user' ? message.content : 'answer', message.status])).toEqual([
+      ['user', 'How do I configure Redis for several replicas?', 'answered'],
+      ['assistant', 'answer', undefined],
+      ['user', 'Redis를 어떻게 설정하나요?', 'answered'],
+      ['assistant', 'answer', undefined],
+    ]);
+  });
+
+  it('answers /ask privately with a plain line while Redis is down, instead of letting Discord say the interaction failed', async () => {
+    redis = await startPersistentRedis();
+    bed = await createFaultBed({ redisUrl: redis.url });
+    const { discord } = bed;
+    await redis.stop();
+    const ask = slashCommandPayload({ applicationId: discord.applicationId, guildId: discord.guildId, channel: { id: discord.channelId, type: 0 }, user, name: 'ask', question: 'Is anyone there?' });
+    discord.fake.registerInteraction({ id: ask.id, token: ask.token, channelId: discord.channelId, guildId: discord.guildId });
+    bed.process.injector.interactionCreate(ask);
+    const callbackPath = `/interactions/${ask.id}/${ask.token}/callback`;
+    await waitFor('the interaction to be answered', () => discord.fake.requests.some((request) => request.path === callbackPath));
+    const callback = discord.fake.requests.find((request) => request.path === callbackPath)!;
+    expect(callback.status).toBe(204);
+    // Type 4: a message right away, flagged ephemeral (64): only the asker sees it.
+    expect(callback.body).toMatchObject({ type: 4, data: { content: expect.stringMatching(/cannot reach my conversation memory/), flags: 64 } });
+  });
+});

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { startFakeClova, FAKE_CLOVA_API_KEY } from '../../fakes/clova/fake-clova-server.js';
+import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix } from '../../support/redis.js';
+import { deliverEvent } from '../../fakes/slack/slack-events.js';
+import { PROCESS_TEST_TIMEOUT_MS, PROCESS_WAIT_MS, startBotProcess, terminate, cleanUpAfterEachTest } from '../../support/processes/bot-process.js';
+import { startDiscordSetup } from '../../support/processes/discord-interactions.js';
+import { openSharedState } from '../../support/processes/shared-state.js';
+import { questionEnvelope, SLACK_SIGNING_SECRET, startSlackWorkspace, WORKSPACE } from '../../support/processes/slack-workspace.js';
+
+const cleanups = cleanUpAfterEachTest();
+
+describe('a bot process told to stop (SIGTERM) during a turn', () => {
+  it('finishes the running answer, releases its locks and exits 0', async () => {
+    const redisUrl = requireRedisUrl();
+    const keyPrefix = uniquePrefix('process-sigterm');
+    const discord = await startDiscordSetup();
+    const clova = await startFakeClova();
+    const state = await openSharedState(redisUrl, keyPrefix);
+    cleanups.push(() => discord.close(), () => clova.close(), () => state.close(), () => deleteKeysWithPrefix(redisUrl, keyPrefix));
+    // The model holds its answer until the test lets it go, so the signal certainly lands mid-turn.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    clova.scriptRagReasoning(async () => {
+      await released;
+      return { text: 'Set REDIS_URL and restart every replica.' };
+    });
+    const bot = await startBotProcess({
+      name: 'stopping',
+      env: { ...discord.env, CLOVA_STUDIO_API_KEY: FAKE_CLOVA_API_KEY, CLOVA_STUDIO_BASE_URL: clova.url, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix },
+    });
+
+    const running = await discord.ask(bot.baseUrl, 'How do I point the bot at Redis?');
+    await expect.poll(() => clova.requestsFor('rag-reasoning').length, { timeout: PROCESS_WAIT_MS }).toBe(1);
+    const threadKey = `discord:${discord.guildId}:${discord.fake.originalResponse(running.token)!.id}`;
+    expect(await state.keys('lock')).toHaveLength(1);
+
+    bot.signal('SIGTERM');
+    await bot.waitForLog('the shutdown', (line) => line.msg?.startsWith('shutting down') === true);
+    // The model call is still held: the process must wait for the answer it owes instead of exiting.
+    expect(bot.hasExited()).toBe(false);
+    // Meanwhile it tells the load balancer to send nothing new.
+    const readiness = await fetch(`${bot.baseUrl}/readyz`);
+    expect(readiness.status).toBe(503);
+    expect(await readiness.json()).toMatchObject({ checks: expect.arrayContaining([{ name: 'accepting-events', ok: false, failure: 'shutting_down' }]) });
+
+    release();
+    const exit = await bot.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    const answered = discord.fake.originalResponse(running.token)!;
+    expect(answered.content).toContain('Set REDIS_URL and restart every replica.');
+    expect(answered.components.length).toBeGreaterThan(0);
+    expect(clova.requestsFor('rag-reasoning')).toHaveLength(1);
+    // The turn finished after the signal, and everything it held in Redis was given back.
+    const messages = bot.logs().map((line) => line.msg);
+    expect(messages.indexOf('turn answered')).toBeGreaterThan(messages.findIndex((message) => message?.startsWith('shutting down')));
+    expect(await state.keys('lock')).toEqual([]);
+    expect(await state.inFlight()).toEqual([]);
+    expect((await state.thread(threadKey))?.messages.map((message) => [message.role, message.status])).toEqual([
+      ['user', 'answered'],
+      ['assistant', undefined],
+    ]);
+    // The only warning is readiness going down on purpose.
+    expect(bot.logs().filter((line) => (line.level ?? 0) >= 40).map((line) => [line.msg, (line as { check?: string }).check])).toEqual([['readiness check fails', 'accepting-events']]);
+  }, PROCESS_TEST_TIMEOUT_MS);
+
+  it('on Slack, answers 503 to events that arrive while it drains (Slack redelivers them to another replica) and still finishes its own', async () => {
+    const redisUrl = requireRedisUrl();
+    const keyPrefix = uniquePrefix('process-sigterm-slack');
+    const slack = await startSlackWorkspace();
+    const clova = await startFakeClova();
+    const state = await openSharedState(redisUrl, keyPrefix);
+    cleanups.push(() => slack.fake.close(), () => clova.close(), () => state.close(), () => deleteKeysWithPrefix(redisUrl, keyPrefix));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const asked: string[] = [];
+    clova.scriptRagReasoning(async (view) => {
+      const question = String(view.messages.filter((message) => message.role === 'user').at(-1)?.content ?? '');
+      asked.push(question);
+      if (question.includes('first')) await released;
+      return { text: `Answer to the ${question.includes('first') ? 'first' : 'second'} question.` };
+    });
+    const env = { ...slack.env, CLOVA_STUDIO_API_KEY: FAKE_CLOVA_API_KEY, CLOVA_STUDIO_BASE_URL: clova.url, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix };
+    const [stopping, other] = await Promise.all([startBotProcess({ name: 'stopping', env }), startBotProcess({ name: 'other', env })]);
+    const events = (bot: { baseUrl: string }) => `${bot.baseUrl}/slack/events`;
+
+    const firstRoot = '1763960000.000100';
+    await deliverEvent(events(stopping), SLACK_SIGNING_SECRET, questionEnvelope({ as: 'app_mention', text: 'the first question', ts: firstRoot }));
+    await expect.poll(() => asked.length, { timeout: PROCESS_WAIT_MS }).toBe(1);
+    stopping.signal('SIGTERM');
+    await stopping.waitForLog('the shutdown', (line) => line.msg?.startsWith('shutting down') === true);
+
+    const secondRoot = '1763960100.000100';
+    const second = questionEnvelope({ as: 'app_mention', text: 'the second question', ts: secondRoot });
+    expect((await deliverEvent(events(stopping), SLACK_SIGNING_SECRET, second)).status).toBe(503);
+    expect((await deliverEvent(events(other), SLACK_SIGNING_SECRET, second, { retry: { num: 1, reason: 'http_error' } })).status).toBe(200);
+    await expect.poll(() => slack.fake.store.threadReplies(WORKSPACE.channel, secondRoot).map((message) => message.text).join(), { timeout: PROCESS_WAIT_MS }).toContain('Answer to the second question.');
+    expect(stopping.hasExited()).toBe(false);
+
+    release();
+    expect(await stopping.exited).toEqual({ code: 0, signal: null });
+    expect(slack.fake.store.threadReplies(WORKSPACE.channel, firstRoot).map((message) => message.text).join()).toContain('Answer to the first question.');
+    expect(asked).toEqual(['the first question', 'the second question']);
+    expect(stopping.logs().filter((line) => line.msg === 'slack turn done').map((line) => line.outcome)).toEqual(['answered']);
+    expect(await terminate(other)).toEqual({ code: 0, signal: null });
+    expect(await state.keys('lock')).toEqual([]);
+    expect(await state.inFlight()).toEqual([]);
+  }, PROCESS_TEST_TIMEOUT_MS);
+});

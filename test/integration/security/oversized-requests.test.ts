@@ -1,0 +1,84 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { request } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestEngine, scriptedAnswerer, type TestEngine } from '../../support/engine-fixture.js';
+import { envelopeFrom, slackSignature } from '../../fakes/slack/slack-events.js';
+import { createDiscordTestBed, type DiscordTestBed } from '../../fakes/discord/discord-test-bed.js';
+import { nextSnowflake } from '../../fakes/discord/snowflakes.js';
+import { SLACK_IDS, startSlackHarness, type SlackHarness } from '../slack/slack-harness.js';
+
+/**
+ * POSTs `size` bytes in chunks and reports the status, tolerating a server that answers and closes
+ * the connection before the whole body was sent (which is what refusing early looks like).
+ */
+function postLarge(url: string, headers: Record<string, string>, size: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    // A connection of its own (no keep-alive agent), so the refused request leaves nothing open behind it.
+    const outgoing = request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { ...headers, 'content-length': String(size), connection: 'close' }, agent: false }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+      // The server will not read the rest; stop sending it.
+      outgoing.destroy();
+    });
+    outgoing.on('error', (error: NodeJS.ErrnoException) => (['EPIPE', 'ECONNRESET', 'ERR_STREAM_DESTROYED'].includes(error.code ?? '') ? undefined : reject(error)));
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let sent = 0;
+    const pump = () => {
+      while (sent < size && !outgoing.destroyed) {
+        const piece = chunk.subarray(0, Math.min(chunk.length, size - sent));
+        sent += piece.length;
+        if (!outgoing.write(piece)) return void outgoing.once('drain', pump);
+      }
+      if (!outgoing.destroyed) outgoing.end();
+    };
+    pump();
+  });
+}
+
+describe('oversized requests to the public endpoints', () => {
+  let slack: SlackHarness | undefined;
+  let discord: DiscordTestBed | undefined;
+  let engine: TestEngine | undefined;
+
+  afterEach(async () => {
+    await slack?.close();
+    await discord?.close();
+    await engine?.close();
+    slack = discord = engine = undefined;
+  });
+
+  it('Slack: a 6 MB body is refused without being processed, and the endpoint keeps working', async () => {
+    const answerer = scriptedAnswerer([{ text: 'Still here.' }]);
+    slack = await startSlackHarness({ answerer });
+    const status = await postLarge(slack.eventsUrl, { 'content-type': 'application/json', ...slackSignature(SLACK_IDS.signingSecret, 'x') }, 6 * 1024 * 1024);
+    expect(status).toBeGreaterThanOrEqual(400);
+    expect(status).toBeLessThan(500);
+
+    const body = JSON.stringify(envelopeFrom('app-mention'));
+    const response = await fetch(slack.eventsUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...slackSignature(SLACK_IDS.signingSecret, body) }, body });
+    expect(response.status).toBe(200);
+    await slack.waitForReports(1);
+    expect(slack.reports).toHaveLength(1);
+    expect(answerer.requests).toHaveLength(1);
+  });
+
+  it('Discord: a 2 MB body is refused with 413 before any signature work, and the endpoint keeps working', async () => {
+    const pair = generateKeyPairSync('ed25519');
+    const publicKey = pair.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+    engine = await createTestEngine({ answerer: scriptedAnswerer([{ text: 'unused' }]) });
+    discord = await createDiscordTestBed();
+    const process = await discord.startProcess(engine.engine, { publicKey });
+    const endpoint = `http://127.0.0.1:${await process.http.listen(0, '127.0.0.1')}/discord/interactions`;
+
+    const status = await postLarge(endpoint, { 'content-type': 'application/json', 'x-signature-ed25519': '0'.repeat(128), 'x-signature-timestamp': '1' }, 2 * 1024 * 1024);
+    expect(status).toBe(413);
+
+    const ping = JSON.stringify({ id: nextSnowflake(), application_id: discord.applicationId, type: 1, token: 't', version: 1 });
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const signature = sign(null, Buffer.from(timestamp + ping), pair.privateKey).toString('hex');
+    const response = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': timestamp }, body: ping });
+    expect(await response.json()).toEqual({ type: 1 });
+    expect(discord.fake.requests).toEqual([]);
+  });
+});

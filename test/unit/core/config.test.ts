@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { ConfigError, loadConfig } from '../../../src/config/config.js';
+
+function problemsFor(env: Record<string, string>) {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('runs on embedded defaults with an empty environment: offline, in memory, summary compaction', () => {
+    const config = loadConfig({});
+    expect(config.provider).toBe('offline');
+    expect(config.REDIS_URL).toBeUndefined();
+    expect(config.compaction).toBe('summary');
+    expect(config.PORT).toBe(3000);
+  });
+
+  it('picks the provider from the keys that are set', () => {
+    expect(loadConfig({ CLOVA_STUDIO_API_KEY: 'nv-abcdefgh' }).provider).toBe('clova');
+    expect(loadConfig({ OPENAI_API_KEY: 'sk-abcdefgh' }).provider).toBe('openai');
+    expect(loadConfig({ OPENAI_API_KEY: 'sk-abcdefgh', LLM_PROVIDER: 'offline' }).provider).toBe('offline');
+  });
+
+  it('reports every bad value at once, each with the variable, the problem and an example', () => {
+    const problems = problemsFor({ REDIS_URL: 'nonsense', LLM_PROVIDER: 'gpt', PORT: 'eighty', COMPACTION_TRIGGER_RATIO: '3' });
+    expect(problems.map((problem) => problem.variable).sort()).toEqual(['COMPACTION_TRIGGER_RATIO', 'LLM_PROVIDER', 'PORT', 'REDIS_URL']);
+    expect(problems.find((problem) => problem.variable === 'LLM_PROVIDER')).toMatchObject({ problem: 'must be one of: clova, openai, offline', example: 'clova' });
+    expect(problems.find((problem) => problem.variable === 'REDIS_URL')?.problem).toMatch(/redis:\/\//);
+  });
+
+  it('checks combinations: a provider without its key, Slack without a transport secret', () => {
+    const problems = problemsFor({ LLM_PROVIDER: 'clova', SLACK_BOT_TOKEN: 'xoxb-123456' });
+    expect(problems.map((problem) => problem.variable).sort()).toEqual(['CLOVA_STUDIO_API_KEY', 'SLACK_SIGNING_SECRET']);
+  });
+
+  it('never puts a secret value into a problem description', () => {
+    const error = (() => {
+      try {
+        loadConfig({ REDIS_URL: 'redis://:hunter2-secret@', SLACK_BOT_TOKEN: 'xoxb-very-secret-token', LLM_PROVIDER: 'nope' });
+      } catch (caught) {
+        return caught as ConfigError;
+      }
+      throw new Error('expected a ConfigError');
+    })();
+    expect(error.message).not.toContain('xoxb-very-secret-token');
+    expect(error.message).not.toContain('hunter2');
+  });
+
+  it('collects every set secret, including a Redis password, for log scrubbing', () => {
+    const config = loadConfig({ REDIS_URL: 'redis://:p%40ssword-123@127.0.0.1:6379', CLOVA_STUDIO_API_KEY: 'nv-key-1234567' });
+    expect(config.secrets).toEqual(expect.arrayContaining(['nv-key-1234567', 'p@ssword-123']));
+  });
+});
+
+describe('starting with a bad configuration', () => {
+  it('exits non-zero with a readable list and no stack trace', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { PATH: process.env.PATH, REDIS_URL: 'nonsense', LLM_PROVIDER: 'gpt' },
+      encoding: 'utf8',
+      input: '',
+      timeout: 60_000,
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('The configuration has 2 problems:');
+    expect(run.stderr).toContain('  - LLM_PROVIDER: must be one of: clova, openai, offline (for example: clova)');
+    expect(run.stderr).toContain('  - REDIS_URL: must be a URL starting with redis:// or rediss://');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+});
