@@ -9,7 +9,7 @@ export interface RecordedCall {
   params: Record<string, unknown>;
   /** Which kind of token authorised it (never the token itself, so test output cannot leak it). */
   auth: 'bot' | 'app' | 'invalid' | 'missing';
-  /** HTTP status the fake answered with. */
+  /** HTTP status the fake answered with; 0 when it never answered (an injected lost response). */
   status: number;
   /** `error` of an `ok: false` answer. */
   error?: string;
@@ -17,11 +17,21 @@ export interface RecordedCall {
   at: number;
 }
 
-/** A failure to inject into the next call(s) of a method. */
+/**
+ * A failure to inject into the next call(s) of a method. The first kinds refuse the call (Slack did
+ * nothing); the `applied-then-…` kinds carry the call out and then lose or spoil the answer, the way a
+ * timeout or a 5xx from Slack's edge can follow a message that was in fact posted.
+ */
 export type InjectedFailure =
   | { kind: 'http-429'; retryAfterSeconds: number }
   | { kind: 'ratelimited'; retryAfterSeconds: number }
-  | { kind: 'error'; error: string };
+  | { kind: 'error'; error: string }
+  | { kind: 'http-error'; status: number }
+  | { kind: 'applied-then-http-error'; status: number }
+  | { kind: 'applied-then-error'; error: string }
+  | { kind: 'applied-then-no-answer' };
+
+type Answer = { status: number; body?: ApiResult; headers?: Record<string, string> };
 
 export interface FakeSlackOptions {
   botToken: string;
@@ -39,7 +49,8 @@ const JSON_FIELDS = new Set(['blocks', 'attachments', 'chunks', 'metadata', 'pro
 /**
  * A local Slack Web API: `POST /api/{method}`, form-encoded or JSON bodies, bearer tokens, answers in
  * Slack's shape (`{ ok, … }` / `{ ok: false, error }`), limits enforced the way Slack enforces them.
- * Every call is recorded; failures (429, `ratelimited`, any error) can be injected per method.
+ * Every call is recorded; failures (429, `ratelimited`, any error, a 5xx or a lost answer after the call
+ * was carried out) can be injected per method.
  * It also hosts a Socket Mode endpoint (`apps.connections.open` → WebSocket on the same port).
  */
 export class FakeSlackApi {
@@ -126,22 +137,45 @@ export class FakeSlackApi {
     const auth = this.authOf(request.headers.authorization ?? (typeof params.token === 'string' ? `Bearer ${params.token}` : undefined));
     delete params.token;
     const call: RecordedCall = { method, params, auth, status: 200, at };
-    const { status, body, headers } = this.answer(method, params, auth);
-    call.status = status;
-    if (body && body.ok === false) call.error = String(body.error);
+    const answer = this.answer(method, params, auth);
+    call.status = answer?.status ?? 0;
+    if (answer?.body && answer.body.ok === false) call.error = String(answer.body.error);
     this.calls.push(call);
     for (const listener of [...this.listeners]) listener(call);
-    response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
-    response.end(body ? JSON.stringify(body) : '');
+    // A lost answer: the request stays open until the client gives up (its timeout) or the fake closes.
+    if (!answer) return;
+    response.writeHead(answer.status, { 'content-type': 'application/json; charset=utf-8', ...answer.headers });
+    response.end(answer.body ? JSON.stringify(answer.body) : '');
   }
 
-  private answer(method: string, params: Record<string, unknown>, auth: RecordedCall['auth']): { status: number; body?: ApiResult; headers?: Record<string, string> } {
+  /** The answer to send, or undefined for none at all. */
+  private answer(method: string, params: Record<string, unknown>, auth: RecordedCall['auth']): Answer | undefined {
     const injected = this.failures.get(method)?.shift();
-    if (injected?.kind === 'http-429') return { status: 429, headers: { 'retry-after': String(injected.retryAfterSeconds) } };
-    if (injected?.kind === 'ratelimited') {
-      return { status: 200, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(injected.retryAfterSeconds) } };
+    switch (injected?.kind) {
+      case undefined:
+        return this.carryOut(method, params, auth);
+      case 'http-429':
+        return { status: 429, headers: { 'retry-after': String(injected.retryAfterSeconds) } };
+      case 'ratelimited':
+        return { status: 200, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(injected.retryAfterSeconds) } };
+      case 'error':
+        return { status: 200, body: { ok: false, error: injected.error } };
+      case 'http-error':
+        return { status: injected.status, headers: { 'content-type': 'text/html' } };
+      case 'applied-then-http-error':
+        this.carryOut(method, params, auth);
+        return { status: injected.status, headers: { 'content-type': 'text/html' } };
+      case 'applied-then-error':
+        this.carryOut(method, params, auth);
+        return { status: 200, body: { ok: false, error: injected.error } };
+      case 'applied-then-no-answer':
+        this.carryOut(method, params, auth);
+        return undefined;
     }
-    if (injected?.kind === 'error') return { status: 200, body: { ok: false, error: injected.error } };
+  }
+
+  /** What Slack does with a call nobody interferes with. */
+  private carryOut(method: string, params: Record<string, unknown>, auth: RecordedCall['auth']): Answer {
     const disabled = this.disabled.get(method);
     if (disabled) return { status: 200, body: { ok: false, error: disabled } };
     if (auth === 'missing') return { status: 200, body: { ok: false, error: 'not_authed' } };

@@ -1,6 +1,12 @@
 /** A Web API answer body. */
 export type ApiResult = { ok: boolean; error?: string } & Record<string, unknown>;
 
+/** Message metadata as Slack takes and returns it (docs: "Using message metadata"). */
+export interface SlackMessageMetadata {
+  event_type: string;
+  event_payload: Record<string, unknown>;
+}
+
 /** A message the bot posted, as the fake keeps it. */
 export interface StoredSlackMessage {
   channel: string;
@@ -8,6 +14,8 @@ export interface StoredSlackMessage {
   threadTs?: string;
   text: string;
   blocks?: unknown[];
+  /** Invisible to people; returned by conversations.history/replies only with `include_all_metadata`. */
+  metadata?: SlackMessageMetadata;
   user: string;
   botId: string;
   /** Set for messages created by `chat.startStream`. */
@@ -35,6 +43,8 @@ export interface EphemeralRecord {
 /** Limits Slack enforces (docs: chat.postMessage, chat.update, chat.startStream, Block Kit reference). */
 const LIMITS = {
   postText: 40_000,
+  metadataBytes: 8_000,
+  repliesPage: 1_000,
   updateText: 4_000,
   streamText: 12_000,
   blocks: 50,
@@ -88,6 +98,8 @@ export class SlackMessageStore {
         return this.stopStream(params);
       case 'assistant.threads.setStatus':
         return this.setStatus(params);
+      case 'conversations.replies':
+        return this.replies(params);
       default:
         return { ok: false, error: 'unknown_method' };
     }
@@ -102,8 +114,12 @@ export class SlackMessageStore {
     if (text.length > LIMITS.postText) return { ok: false, error: 'msg_too_long' };
     const blockProblem = validateBlocks(blocks);
     if (blockProblem) return { ok: false, error: blockProblem };
+    const metadata = parseMetadata(params.metadata);
+    if (metadata === 'invalid') return { ok: false, error: 'invalid_metadata_format' };
+    if (metadata && JSON.stringify(metadata).length > LIMITS.metadataBytes) return { ok: false, error: 'metadata_too_large' };
     const message = this.create(channel, stringParam(params.thread_ts), text);
     if (blocks) message.blocks = blocks;
+    if (metadata) message.metadata = metadata;
     return { ok: true, channel, ts: message.ts, message: { type: 'message', text, user: message.user, bot_id: message.botId, ts: message.ts, thread_ts: message.threadTs } };
   }
 
@@ -117,6 +133,10 @@ export class SlackMessageStore {
     const blocks = params.blocks as unknown[] | undefined;
     const blockProblem = validateBlocks(blocks);
     if (blockProblem) return { ok: false, error: blockProblem };
+    const metadata = parseMetadata(params.metadata);
+    if (metadata === 'invalid') return { ok: false, error: 'invalid_metadata_format' };
+    // Without `metadata` the message keeps what it had.
+    if (metadata) message.metadata = metadata;
     if (text !== undefined) message.text = text;
     // Without `blocks` Slack keeps the old ones; an empty list removes them.
     if (blocks !== undefined) message.blocks = blocks.length > 0 ? blocks : undefined;
@@ -196,6 +216,48 @@ export class SlackMessageStore {
     return { ok: true };
   }
 
+  /**
+   * `conversations.replies`: the thread's messages oldest first, `oldest`/`latest` bounds (exclusive unless
+   * `inclusive`), `limit` + `cursor` pages, metadata only with `include_all_metadata`. The fake holds only
+   * the bot's messages, so the root a person wrote is not among them, and a thread it holds nothing of
+   * is answered empty rather than `thread_not_found`.
+   */
+  private replies(params: Record<string, unknown>): ApiResult {
+    const channel = stringParam(params.channel);
+    const threadTs = stringParam(params.ts);
+    if (!channel) return { ok: false, error: 'channel_not_found' };
+    if (!threadTs) return { ok: false, error: 'invalid_arguments' };
+    const inclusive = flagParam(params.inclusive);
+    const oldest = stringParam(params.oldest);
+    const latest = stringParam(params.latest);
+    const withMetadata = flagParam(params.include_all_metadata);
+    const inWindow = (ts: string) =>
+      (oldest === undefined || (inclusive ? Number(ts) >= Number(oldest) : Number(ts) > Number(oldest))) &&
+      (latest === undefined || (inclusive ? Number(ts) <= Number(latest) : Number(ts) < Number(latest)));
+    const thread = this.messages.filter(
+      (message) => message.channel === channel && !message.deleted && (message.ts === threadTs || message.threadTs === threadTs) && inWindow(message.ts),
+    );
+    const limit = Math.min(Math.max(Number(params.limit) || 1_000, 1), LIMITS.repliesPage);
+    const start = Number(stringParam(params.cursor)?.replace(/^offset:/, '') ?? 0) || 0;
+    const page = thread.slice(start, start + limit);
+    const hasMore = start + limit < thread.length;
+    return {
+      ok: true,
+      messages: page.map((message) => ({
+        type: 'message',
+        user: message.user,
+        bot_id: message.botId,
+        text: message.text,
+        ts: message.ts,
+        ...(message.threadTs ? { thread_ts: message.threadTs } : {}),
+        ...(message.blocks ? { blocks: message.blocks } : {}),
+        ...(withMetadata && message.metadata ? { metadata: message.metadata } : {}),
+      })),
+      has_more: hasMore,
+      response_metadata: { next_cursor: hasMore ? `offset:${start + limit}` : '' },
+    };
+  }
+
   private create(channel: string, threadTs: string | undefined, text: string): StoredSlackMessage {
     const message: StoredSlackMessage = {
       channel,
@@ -230,6 +292,21 @@ export class SlackMessageStore {
 
 function stringParam(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** Form bodies carry booleans as "true"/"1", JSON bodies as booleans. */
+function flagParam(value: unknown): boolean {
+  return value === true || value === 'true' || value === '1' || value === 1;
+}
+
+/** `metadata` as Slack requires it: an object with a string `event_type` and an object `event_payload`. */
+function parseMetadata(value: unknown): SlackMessageMetadata | 'invalid' | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'object' || value === null) return 'invalid';
+  const { event_type: eventType, event_payload: eventPayload } = value as Record<string, unknown>;
+  if (typeof eventType !== 'string' || eventType.length === 0) return 'invalid';
+  if (typeof eventPayload !== 'object' || eventPayload === null || Array.isArray(eventPayload)) return 'invalid';
+  return { event_type: eventType, event_payload: eventPayload as Record<string, unknown> };
 }
 
 /** Slack's block validation, for the limits an answer renderer can run into. */
