@@ -18,6 +18,11 @@ export function defuseMentions(text: string): string {
     .replace(/<@([!&]?)(\d+)>/g, `<@${ZERO_WIDTH_SPACE}$1$2>`);
 }
 
+/** Whether the text itself mentions `botUserId` (`<@id>` or `<@!id>`), not merely a reply to one of its messages. */
+export function mentionsBotInText(text: string, botUserId: string): boolean {
+  return new RegExp(`<@!?${botUserId}>`).test(text);
+}
+
 /** Removes mentions of `botUserId` (`<@id>` and the legacy `<@!id>`) and tidies the spacing left behind. */
 export function stripBotMention(text: string, botUserId: string): string {
   const pattern = new RegExp(`<@!?${botUserId}>`, 'g');

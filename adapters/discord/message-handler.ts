@@ -4,7 +4,7 @@ import type { ChannelSettings } from '../../src/settings/index.js';
 import type { Metrics } from '../../src/observability/metrics.js';
 import { messageEventId, threadKeyFor, threadNameFrom } from './conversation.js';
 import type { DiscordRest } from './discord-rest.js';
-import { stripBotMention } from './mentions.js';
+import { mentionsBotInText, stripBotMention } from './mentions.js';
 import { DiscordReplySink, type DiscordReplySinkOptions } from './reply-sink.js';
 
 /** A gateway message, reduced to what deciding and answering need. */
@@ -78,7 +78,8 @@ export class MessageHandler {
     if (message.author.isBot && !settings.answerBots) return 'not-for-us';
     const text = stripBotMention(message.content, botUserId);
     // Without the Message Content intent, un-mentioned guild messages arrive empty (attachments-only posts too).
-    if (text.length === 0) return 'not-for-us';
+    // A bare "@bot" is someone trying to ask: the engine claims it once and answers with a hint, storing nothing.
+    if (text.length === 0 && !mentionsBotInText(message.content, botUserId)) return 'not-for-us';
     const route = await this.route(message, settings.mentionOnly);
     if (!route) return 'not-for-us';
 

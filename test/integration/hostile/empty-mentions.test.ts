@@ -4,6 +4,7 @@ import { deliverEvent, envelopeFrom } from '../../fakes/slack/slack-events.js';
 import { createDiscordTestBed, waitFor, type DiscordTestBed } from '../../fakes/discord/discord-test-bed.js';
 import { messagePayload } from '../../fakes/discord/payloads.js';
 import { nextSnowflake } from '../../fakes/discord/snowflakes.js';
+import type { MessageReport } from '../../../adapters/discord/message-handler.js';
 import { SLACK_IDS, startSlackHarness, type SlackHarness } from '../slack/slack-harness.js';
 
 /** Mentions with nothing to answer: bare, padded with spaces, or with only invisible characters. */
@@ -40,30 +41,52 @@ describe('a mention with nothing after it', () => {
     }
   });
 
-  it('Discord: a bare mention is left alone and one with only invisible characters gets a hint, neither reaching the model', async () => {
-    const answerer = scriptedAnswerer([{ text: 'should never be sent' }]);
+  it('Discord: gets one hint where a mention is answered (its own thread, or the bot thread it was sent in), never reaching the model or the history', async () => {
+    const answerer = scriptedAnswerer((request) => ({ text: `Answer to: ${request.message.text}` }));
     engine = await createTestEngine({ answerer });
     discord = await createDiscordTestBed();
     const bed = discord;
-    const { injector } = await bed.startProcess(engine.engine);
+    const reports: MessageReport[] = [];
+    const { injector } = await bed.startProcess(engine.engine, { onMessageProcessed: (report) => reports.push(report) });
     const user = { id: nextSnowflake(), username: 'quiet' };
+    const bot = { id: bed.applicationId, username: 'threadline' };
     const mentions = EMPTY_AFTER_MENTION.map((rest) =>
-      messagePayload({ guildId: bed.guildId, channelId: bed.channelId, channelType: 0, author: user, content: `<@${bed.applicationId}>${rest}`, mentions: [{ id: bed.applicationId, username: 'threadline' }] }),
+      messagePayload({ guildId: bed.guildId, channelId: bed.channelId, channelType: 0, author: user, content: `<@${bed.applicationId}>${rest}`, mentions: [bot] }),
     );
     for (const mention of mentions) injector.messageCreate(mention);
-    // A direct message afterwards proves the handler ran past the mentions.
-    const directMessages = nextSnowflake();
-    injector.messageCreate(messagePayload({ channelId: directMessages, channelType: 1, author: user, content: '\u200B' }));
-    await waitFor('the hint in the direct messages', () => bed.fake.channelMessages(directMessages).length > 0);
-    const invisible = mentions[2]!;
-    await waitFor('the hint in the invisible mention thread', () => bed.fake.channelMessages(invisible.id).length > 0);
+    await waitFor('a hint for every mention', () => reports.length === mentions.length);
 
+    expect(reports.map((report) => report.result)).toEqual(mentions.map(() => 'failed'));
     expect(answerer.requests).toEqual([]);
-    expect(bed.fake.channelMessages(directMessages).map((message) => message.content)).toEqual([expect.stringContaining('Ask me a question')]);
-    expect(bed.fake.channelMessages(invisible.id).map((message) => message.content)).toEqual([expect.stringContaining('Ask me a question')]);
-    // Mentions that are empty once the mention is gone are not questions: no thread, no message.
-    for (const mention of [mentions[0]!, mentions[1]!, mentions[3]!]) expect(bed.fake.channelMessages(mention.id)).toEqual([]);
-    expect(bed.fake.threads.size).toBe(1);
-    for (const mention of mentions) expect(await engine.engine.hasThread(`discord:${bed.guildId}:${mention.id}`)).toBe(false);
+    for (const mention of mentions) {
+      expect(bed.fake.threads.get(mention.id)?.parentId).toBe(bed.channelId);
+      expect(bed.fake.channelMessages(mention.id).map((message) => message.content)).toEqual([expect.stringContaining('Ask me a question after the mention')]);
+      expect(await engine.engine.hasThread(`discord:${bed.guildId}:${mention.id}`)).toBe(false);
+    }
+
+    // Inside a conversation the hint goes into that thread, quoting the mention, and the history stays as it was.
+    const question = messagePayload({ guildId: bed.guildId, channelId: bed.channelId, channelType: 0, author: user, content: `<@${bed.applicationId}> where is my order?`, mentions: [bot] });
+    injector.messageCreate(question);
+    await waitFor('the first answer', () => bed.fake.channelMessages(question.id).some((message) => message.components.length > 0));
+    const threadKey = `discord:${bed.guildId}:${question.id}`;
+    const historyBefore = (await engine.backends.store.load(threadKey)).state!.messages;
+    const bare = messagePayload({ guildId: bed.guildId, channelId: question.id, channelType: 11, author: user, content: `<@!${bed.applicationId}>`, mentions: [bot] });
+    injector.messageCreate(bare);
+    await waitFor('the hint in the conversation', () => bed.fake.channelMessages(question.id).length === 2);
+    const hint = bed.fake.channelMessages(question.id)[1]!;
+    expect(hint.content).toMatch(/^⚠️ Ask me a question after the mention/);
+    expect(hint.message_reference).toEqual({ message_id: bare.id });
+    expect((await engine.backends.store.load(threadKey)).state!.messages).toEqual(historyBefore);
+    expect(answerer.requests.map((request) => request.message.text)).toEqual(['where is my order?']);
+    const hintRequest = bed.fake.requests.find((request) => request.path === `/channels/${question.id}/messages` && (request.body as { content?: string }).content === hint.content);
+    expect((hintRequest?.body as { allowed_mentions?: unknown }).allowed_mentions).toEqual({ parse: [], replied_user: false });
+    expect(bed.fake.pings).toEqual([]);
+
+    // A reply to the bot's answer that carries no text (an image, say) is not a question: no hint.
+    const attachmentOnly = messagePayload({ guildId: bed.guildId, channelId: bed.channelId, channelType: 0, author: user, content: '', mentions: [bot] });
+    injector.messageCreate(attachmentOnly);
+    await waitFor('the attachment-only message to be handled', () => reports.some((report) => report.messageId === attachmentOnly.id));
+    expect(reports.find((report) => report.messageId === attachmentOnly.id)?.result).toBe('not-for-us');
+    expect(bed.fake.threads.has(attachmentOnly.id)).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defuseMentions, stripBotMention } from '../../../adapters/discord/mentions.js';
+import { defuseMentions, mentionsBotInText, stripBotMention } from '../../../adapters/discord/mentions.js';
 
 describe('defuseMentions', () => {
   it('breaks @everyone, @here, user and role mentions', () => {
@@ -17,5 +17,15 @@ describe('defuseMentions', () => {
 describe('stripBotMention', () => {
   it('removes both mention forms of the bot and keeps other mentions', () => {
     expect(stripBotMention('<@100> how do I  reset <@!100> my password? cc <@200>', '100')).toBe('how do I reset my password? cc <@200>');
+  });
+});
+
+describe('mentionsBotInText', () => {
+  it('finds the bot in either mention form, but not another user, a role with its id, or a longer id', () => {
+    expect(mentionsBotInText('<@100>', '100')).toBe(true);
+    expect(mentionsBotInText('hi <@!100>', '100')).toBe(true);
+    expect(mentionsBotInText('<@200> <@&100>', '100')).toBe(false);
+    expect(mentionsBotInText('<@1000>', '100')).toBe(false);
+    expect(mentionsBotInText('', '100')).toBe(false);
   });
 });
