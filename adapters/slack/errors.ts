@@ -20,6 +20,30 @@ export class SlackApiError extends BotError {
   }
 }
 
+/**
+ * A post's answer was lost (timeout, 5xx) and looking in the thread for it failed too, so nobody knows
+ * whether it is there. It is not posted again blindly: a doubled answer stays for everyone to see, while
+ * the answer itself is kept in the thread's history either way.
+ */
+export class SlackPostUnconfirmedError extends BotError {
+  readonly channelId: string;
+  readonly threadTs: string;
+  /** The `post_id` in the message's metadata: search the thread for it to see whether it landed. */
+  readonly postId: string;
+
+  constructor(options: { channelId: string; threadTs: string; postId: string; cause: unknown }) {
+    super({
+      code: 'slack_post_unconfirmed',
+      message: `Slack chat.postMessage in ${options.channelId} thread ${options.threadTs} lost its answer, and the thread could not be searched for post ${options.postId}`,
+      userMessage: 'I could not post to Slack just now. Please try again in a moment.',
+      cause: options.cause,
+    });
+    this.channelId = options.channelId;
+    this.threadTs = options.threadTs;
+    this.postId = options.postId;
+  }
+}
+
 /** Slack kept answering "rate limited" for a call that had to go through. */
 export class SlackRateLimitError extends BotError {
   readonly method: string;

@@ -93,7 +93,8 @@ export class NativeStream {
       params.recipient_user_id = recipient.userId;
       params.recipient_team_id = recipient.teamId;
     }
-    const response = await caller.call('chat.startStream', params, 'best-effort');
+    // Creates a message: never repeated after a lost answer (startStream takes no metadata to find it by).
+    const response = await caller.call('chat.startStream', params, 'best-effort', { idempotent: false });
     if (!response) return 'skipped';
     const ts = String(response.ts);
     this.active = { ts, chars: chunk.length, startedAt: this.now() };

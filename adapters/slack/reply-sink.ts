@@ -6,6 +6,7 @@ import { SlackApiError } from './errors.js';
 import { renderHandoff } from './handoff-message.js';
 import { clipText } from './mrkdwn.js';
 import { NativeStream, type NativeStreamLimits } from './native-stream.js';
+import { mayHaveBeenCarriedOut } from './post-once.js';
 import type { SlackCaller } from './slack-caller.js';
 import { ThreadMessages } from './thread-messages.js';
 import type { UpdateBudget } from './update-budget.js';
@@ -192,7 +193,9 @@ export class SlackReplySink implements ReplySink {
       return this.streamedChars >= end;
     } catch (error) {
       if (!(error instanceof SlackApiError)) throw error;
-      this.disable('native-stream', error);
+      // A lost answer says nothing about whether Slack allows streaming here: only this reply falls back.
+      if (mayHaveBeenCarriedOut(error)) this.options.logger.warn({ slackError: error.slackError, method: error.method }, 'slack stream call lost its answer; this reply continues with updates');
+      else this.disable('native-stream', error);
       await this.stopStreamQuietly();
       this.previewMode = 'update';
       return this.flushUpdate();

@@ -1,5 +1,5 @@
 import type { IncomingMessage as HttpRequest, ServerResponse } from 'node:http';
-import { App, HTTPReceiver, SocketModeReceiver, type AllMiddlewareArgs, type webApi } from '@slack/bolt';
+import { App, HTTPReceiver, SocketModeReceiver, webApi, type AllMiddlewareArgs } from '@slack/bolt';
 import type { ConversationEngine, MessageScope, TurnOutcome } from '../../src/engine/types.js';
 import type { ChannelSettings } from '../../src/settings/index.js';
 import type { HttpServer } from '../../src/http/http-server.js';
@@ -62,6 +62,8 @@ export interface SlackAdapterOptions {
   updatesPerMinute?: number;
   /** Path of the events endpoint in HTTP mode (default `/slack/events`). */
   eventsPath?: string;
+  /** How long one Web API request may take before its answer counts as lost (default 15 s). */
+  apiTimeoutMs?: number;
   /** Socket Mode heartbeat tuning (the client's defaults suit production). */
   socketMode?: { clientPingTimeoutMs?: number; serverPingTimeoutMs?: number };
   /** Told what became of every delivered event, with timings (bench, tests, operators' hooks). */
@@ -121,6 +123,9 @@ class BoltSlackAdapter implements SlackAdapter {
   private readonly updateBudget: UpdateBudget;
   private readonly userNames = new UserNameCache();
   private readonly running = new Set<Promise<unknown>>();
+  private readonly clientOptions: webApi.WebClientOptions;
+  /** Per bot token: a client that never repeats a request on its own, for calls that create messages. */
+  private readonly onceClients = new Map<string, webApi.WebClient>();
   private state: 'created' | 'started' | 'stopped' = 'created';
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping = false;
@@ -130,13 +135,15 @@ class BoltSlackAdapter implements SlackAdapter {
     this.mode = options.appToken ? 'socket' : 'http';
     this.updateBudget = new UpdateBudget({ perMinute: options.updatesPerMinute ?? 45 });
     const logger = boltLogger(options.logger);
-    const clientOptions: webApi.WebClientOptions = {
+    const clientOptions: webApi.WebClientOptions = (this.clientOptions = {
       ...(options.apiUrl ? { slackApiUrl: options.apiUrl } : {}),
+      logger,
       // Rate limits are handled per call by SlackCaller; the client must not pause all its calls.
       rejectRateLimitedCalls: true,
-      timeout: 15_000,
+      timeout: options.apiTimeoutMs ?? 15_000,
+      // Safe for edits, deletes and reads only: posts go through a client without retries (see callerFor).
       retryConfig: { retries: 2, factor: 2, minTimeout: 250, maxTimeout: 2_000 },
-    };
+    });
     const receiver = (this.receiver =
       this.mode === 'socket'
         ? new SocketModeReceiver({
@@ -376,7 +383,21 @@ class BoltSlackAdapter implements SlackAdapter {
   }
 
   private callerFor(client: webApi.WebClient, workspaceId: string): SlackCaller {
-    return new SlackCaller({ client, workspaceId, rateLimits: this.rateLimits, logger: this.logger, metrics: this.options.metrics });
+    return new SlackCaller({ client, onceClient: this.onceClientFor(client), workspaceId, rateLimits: this.rateLimits, logger: this.logger, metrics: this.options.metrics });
+  }
+
+  /**
+   * The client's twin without automatic retries: a post whose answer times out or comes back 5xx may
+   * already be in the thread, and Slack has no idempotency key, so `postInThreadOnce` decides instead.
+   */
+  private onceClientFor(client: webApi.WebClient): webApi.WebClient {
+    const token = client.token ?? this.options.botToken;
+    let once = this.onceClients.get(token);
+    if (!once) {
+      once = new webApi.WebClient(token, { ...this.clientOptions, retryConfig: { retries: 0 } });
+      this.onceClients.set(token, once);
+    }
+    return once;
   }
 }
 

@@ -36,7 +36,14 @@ export class RateLimitRegistry {
 }
 
 export interface SlackCallerOptions {
+  /** For calls that are safe to repeat (edits, deletes, reads): it may retry timeouts and 5xx on its own. */
   client: webApi.WebClient;
+  /**
+   * For calls that create something (`{ idempotent: false }`): built without automatic retries, because
+   * Slack may have carried out a request whose answer was lost. Defaults to `client`, which must then
+   * retry nothing itself.
+   */
+  onceClient?: webApi.WebClient;
   workspaceId: string;
   rateLimits: RateLimitRegistry;
   logger: Logger;
@@ -45,6 +52,16 @@ export interface SlackCallerOptions {
   maxRateLimitWaitMs?: number;
   /** Attempts for a required call before giving up with `SlackRateLimitError`. */
   maxAttempts?: number;
+}
+
+/** How one call may be repeated. */
+export interface CallOptions {
+  /**
+   * `false` for calls that create something (a message, a stream): they go out once per attempt, never
+   * repeated by the client after a timeout or 5xx; see `postInThreadOnce` for how a post is then retried.
+   * Rate limits are retried either way: Slack refused those calls without acting on them.
+   */
+  idempotent?: boolean;
 }
 
 const DEFAULT_RETRY_AFTER_MS = 1_000;
@@ -57,11 +74,13 @@ const DEFAULT_RETRY_AFTER_MS = 1_000;
  */
 export class SlackCaller {
   readonly workspaceId: string;
+  readonly logger: Logger;
   private readonly maxWaitMs: number;
   private readonly maxAttempts: number;
 
   constructor(private readonly options: SlackCallerOptions) {
     this.workspaceId = options.workspaceId;
+    this.logger = options.logger;
     this.maxWaitMs = options.maxRateLimitWaitMs ?? 60_000;
     this.maxAttempts = options.maxAttempts ?? 6;
   }
@@ -70,8 +89,9 @@ export class SlackCaller {
    * Calls `method`. Resolves with the response, or with `undefined` when a best-effort call was skipped
    * because of a rate limit; throws `SlackApiError` for any other failure.
    */
-  async call(method: string, params: Record<string, unknown>, priority: CallPriority): Promise<SlackResponse | undefined> {
+  async call(method: string, params: Record<string, unknown>, priority: CallPriority, options: CallOptions = {}): Promise<SlackResponse | undefined> {
     const { rateLimits, workspaceId } = this.options;
+    const client = options.idempotent === false ? (this.options.onceClient ?? this.options.client) : this.options.client;
     let lastWaitMs = 0;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt += 1) {
       const waitMs = rateLimits.waitFor(workspaceId, method);
@@ -81,7 +101,7 @@ export class SlackCaller {
         await delay(Math.min(waitMs, this.maxWaitMs));
       }
       try {
-        return (await this.options.client.apiCall(method, params)) as SlackResponse;
+        return (await client.apiCall(method, params)) as SlackResponse;
       } catch (error) {
         const retryAfterMs = rateLimitDelay(error);
         if (retryAfterMs === undefined) throw toSlackApiError(method, error);

@@ -1,5 +1,6 @@
 import type { ConversationEngine } from '../../src/engine/types.js';
 import { renderNotice } from './answer-renderer.js';
+import { postInThreadOnce } from './post-once.js';
 import type { SlackCaller } from './slack-caller.js';
 
 /** Words that start a thread over instead of asking a question (English and Korean). */
@@ -38,8 +39,8 @@ export async function startOver(request: StartOverRequest): Promise<boolean> {
   if (!(await request.engine.claimEvent(request.claimId))) return false;
   await request.engine.resetThread(request.threadKey);
   const notice = renderNotice(resetConfirmation(request.directMessage));
-  await request.caller.call(
-    'chat.postMessage',
+  await postInThreadOnce(
+    request.caller,
     { channel: request.channelId, thread_ts: request.threadTs, text: notice.text, unfurl_links: false, unfurl_media: false },
     'required',
   );

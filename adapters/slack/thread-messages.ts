@@ -1,5 +1,6 @@
 import type { RenderedMessage } from './answer-renderer.js';
 import { SlackApiError } from './errors.js';
+import { postInThreadOnce } from './post-once.js';
 import type { CallPriority, SlackCaller } from './slack-caller.js';
 import type { UpdateBudget } from './update-budget.js';
 
@@ -97,19 +98,19 @@ export class ThreadMessages {
     return true;
   }
 
-  private async postRaw(message: RenderedMessage, priority: CallPriority): Promise<string | undefined> {
-    const params: Record<string, unknown> = {
-      channel: this.channelId,
-      thread_ts: this.threadTs,
-      text: message.text,
-      unfurl_links: false,
-      unfurl_media: false,
-    };
-    if (message.blocks) params.blocks = message.blocks;
-    const response = await this.caller.call('chat.postMessage', params, priority);
-    if (!response) return undefined;
-    if (typeof response.ts !== 'string') throw new SlackApiError({ method: 'chat.postMessage', slackError: 'missing_ts' });
-    return response.ts;
+  private postRaw(message: RenderedMessage, priority: CallPriority): Promise<string | undefined> {
+    return postInThreadOnce(
+      this.caller,
+      {
+        channel: this.channelId,
+        thread_ts: this.threadTs,
+        text: message.text,
+        unfurl_links: false,
+        unfurl_media: false,
+        ...(message.blocks ? { blocks: message.blocks } : {}),
+      },
+      priority,
+    );
   }
 
   private async deleteFrom(index: number): Promise<void> {
