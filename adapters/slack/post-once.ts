@@ -32,16 +32,16 @@ export function mayHaveBeenCarriedOut(error: unknown): error is SlackApiError {
   return MAYBE_CARRIED_OUT.has(error.slackError);
 }
 
+// Metadata stays unknown here: other apps' messages in the thread may carry any shape, and must not
+// make the search fail.
 const repliesPageSchema = z.looseObject({
-  messages: z
-    .array(
-      z.looseObject({
-        ts: z.string(),
-        metadata: z.looseObject({ event_type: z.string(), event_payload: z.looseObject({ post_id: z.unknown() }).nullish() }).nullish(),
-      }),
-    )
-    .default([]),
+  messages: z.array(z.looseObject({ ts: z.string(), metadata: z.unknown() })).default([]),
   response_metadata: z.looseObject({ next_cursor: z.string().optional() }).nullish(),
+});
+
+const replyMetadataSchema = z.looseObject({
+  event_type: z.literal(REPLY_EVENT_TYPE),
+  event_payload: z.looseObject({ post_id: z.string() }),
 });
 
 /**
@@ -110,9 +110,7 @@ async function findPost(caller: SlackCaller, post: ThreadPost, postId: string, s
     );
     const parsed = repliesPageSchema.safeParse(response);
     if (!parsed.success) throw new SlackApiError({ method: 'conversations.replies', slackError: 'unexpected_response', cause: parsed.error });
-    const match = parsed.data.messages.find(
-      (message) => message.metadata?.event_type === REPLY_EVENT_TYPE && message.metadata.event_payload?.post_id === postId,
-    );
+    const match = parsed.data.messages.find((message) => replyMetadataSchema.safeParse(message.metadata).data?.event_payload.post_id === postId);
     if (match) return match.ts;
     cursor = parsed.data.response_metadata?.next_cursor || undefined;
     if (!cursor) return undefined;

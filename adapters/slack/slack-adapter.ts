@@ -392,10 +392,13 @@ class BoltSlackAdapter implements SlackAdapter {
    */
   private onceClientFor(client: webApi.WebClient): webApi.WebClient {
     const token = client.token ?? this.options.botToken;
-    let once = this.onceClients.get(token);
+    // Bolt gives each workspace's client a teamId (sent as team_id by org-wide installs); the twin keeps it.
+    const teamId = (client as unknown as { teamId?: unknown }).teamId;
+    const key = `${token} ${typeof teamId === 'string' ? teamId : ''}`;
+    let once = this.onceClients.get(key);
     if (!once) {
-      once = new webApi.WebClient(token, { ...this.clientOptions, retryConfig: { retries: 0 } });
-      this.onceClients.set(token, once);
+      once = new webApi.WebClient(token, { ...this.clientOptions, ...(typeof teamId === 'string' ? { teamId } : {}), retryConfig: { retries: 0 } });
+      this.onceClients.set(key, once);
     }
     return once;
   }

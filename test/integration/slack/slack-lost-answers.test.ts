@@ -76,6 +76,23 @@ describe('Slack posts whose answer is lost', () => {
     expect(thread[0]!.text).toContain('Recovery codes expire after 10 minutes.');
   });
 
+  it('never take an earlier reply in the thread for the lost one', async () => {
+    const answerer = scriptedAnswerer([{ text: ANSWER }, { text: 'Then contact an administrator to verify your identity.' }]);
+    harness = await startSlackHarness({ answerer, adapter: { apiTimeoutMs: API_TIMEOUT_MS } });
+    await deliverEvent(harness.eventsUrl, SLACK_IDS.signingSecret, envelopeFrom('app-mention'));
+    await harness.waitForReports(1);
+    harness.fake.failNext('chat.postMessage', { kind: 'http-error', status: 503 });
+    await deliverEvent(harness.eventsUrl, SLACK_IDS.signingSecret, envelopeFrom('thread-reply'));
+    await harness.waitForReports(2, 20_000);
+
+    // The search saw the first answer (tagged with another post id) and posted the follow-up anyway.
+    expect(callStatuses('chat.postMessage')).toEqual([200, 503, 200]);
+    expect(callStatuses('conversations.replies')).toEqual([200]);
+    const thread = mentionThread();
+    expect(thread.map((message) => message.text)).toEqual([expect.stringContaining('Recovery codes'), expect.stringContaining('contact an administrator')]);
+    expect(thread[0]!.metadata?.event_payload.post_id).not.toBe(thread[1]!.metadata?.event_payload.post_id);
+  });
+
   it('wait out a 429 and post once, without searching the thread (Slack refused, it did not post)', async () => {
     await answerMentionWhile((h) => h.fake.failNext('chat.postMessage', { kind: 'http-429', retryAfterSeconds: 1 }));
 
