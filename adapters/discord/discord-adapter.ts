@@ -50,7 +50,12 @@ export interface DiscordAdapterOptions {
 /** A running Discord front end. */
 export interface DiscordAdapter {
   start(): Promise<void>;
-  /** Disconnects and waits (up to `deadlineMs`) for running turns to post what they have. */
+  /**
+   * Drains: keeps answering what still arrives (an interaction or a gateway message cannot be
+   * redelivered to another replica), waits up to `deadlineMs` for everything running, then
+   * disconnects. Interactions that reach the HTTP endpoint afterwards are told privately that the bot
+   * is restarting. Turns still running then keep the REST client to finish (the engine's close waits for them).
+   */
   stop(deadlineMs?: number): Promise<void>;
   /** The discord.js client (its REST client carries every outgoing call). */
   readonly client: Client;
@@ -79,9 +84,18 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     running.add(work);
     void work.finally(() => running.delete(work));
   };
+  let phase: 'running' | 'draining' | 'stopped' = 'running';
 
   const settings = options.settingsFor ? { settingsFor: options.settingsFor } : {};
-  const interactions = new InteractionHandler({ engine: options.engine, rest, logger, metrics: options.metrics, sinkSettings, ...settings });
+  const interactions = new InteractionHandler({
+    engine: options.engine,
+    rest,
+    logger,
+    metrics: options.metrics,
+    sinkSettings,
+    ...settings,
+    accepting: () => phase !== 'stopped',
+  });
   const messages = new MessageHandler({
     engine: options.engine,
     rest,
@@ -131,13 +145,48 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       logger.info({ botUserId: botUserId(), httpInteractions: Boolean(options.publicKey) }, 'discord gateway connected');
     },
     async stop(deadlineMs = 30_000) {
+      if (phase !== 'running') return;
+      phase = 'draining';
       clearInterval(sweepTimer);
       sweepTimer = undefined;
-      detach?.();
-      detach = undefined;
-      const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
-      await Promise.race([Promise.allSettled([...running]), deadline]);
-      await client.destroy();
+      const deadline = drainDeadline(deadlineMs);
+      try {
+        // The gateway stays connected meanwhile: what arrives now is answered, not lost.
+        await untilIdle(running, deadline);
+        await client.destroy();
+        // Events that came in while the connection closed.
+        await untilIdle(running, deadline);
+      } finally {
+        deadline.cancel();
+        detach?.();
+        detach = undefined;
+        phase = 'stopped';
+        // destroy() forgets the token; turns that outlive the drain still post their answers with it.
+        client.rest.setToken(options.token);
+      }
     },
   };
+}
+
+/** Resolves when nothing is running any more, including work that started while waiting, or at the deadline. */
+async function untilIdle(running: Set<Promise<unknown>>, deadline: DrainDeadline): Promise<void> {
+  while (running.size > 0 && !deadline.passed()) await Promise.race([Promise.allSettled([...running]), deadline.reached]);
+}
+
+interface DrainDeadline {
+  reached: Promise<void>;
+  passed: () => boolean;
+  cancel: () => void;
+}
+
+function drainDeadline(deadlineMs: number): DrainDeadline {
+  let passed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const reached = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      passed = true;
+      resolve();
+    }, deadlineMs).unref();
+  });
+  return { reached, passed: () => passed, cancel: () => clearTimeout(timer) };
 }

@@ -3,6 +3,7 @@ import type { ConversationEngine, MessageScope } from '../../src/engine/types.js
 import type { ChannelSettings } from '../../src/settings/index.js';
 import { errorCodeOf, userMessageOf } from '../../src/errors.js';
 import type { Metrics } from '../../src/observability/metrics.js';
+import { EngineClosingError } from '../../src/engine/turn-errors.js';
 import { renderStatusLine } from './answer-renderer.js';
 import { COMMAND_ASK, COMMAND_HELP, COMMAND_RESET, HELP_TEXT } from './commands.js';
 import { interactionAcknowledgementId, interactionEventId, threadKeyFor, threadNameFrom } from './conversation.js';
@@ -63,12 +64,19 @@ export interface InteractionHandlerOptions {
   sinkSettings?: Pick<DiscordReplySinkOptions, 'editIntervalMs' | 'now' | 'handoverMarginMs'>;
   /** Per-channel settings: a disabled channel gets a private "switched off" note instead of an answer. */
   settingsFor?: (scope: MessageScope) => ChannelSettings;
+  /**
+   * False once the adapter has stopped (the process is about to exit): interactions then get a private
+   * "restarting, ask again" reply at once instead of a "thinking…" that nothing would ever finish.
+   */
+  accepting?: () => boolean;
 }
 
 /** Told privately to someone who uses a command or a button in a channel where the bot is switched off. */
 export const CHANNEL_DISABLED_TEXT = 'I am switched off in this channel, so I cannot help here.';
 /** Told privately to whoever clicks "Talk to a person" after someone already did under that answer. */
 export const HANDOFF_ALREADY_REQUESTED = 'A person has already been asked to take over this conversation; they will reply here.';
+/** Told privately to whoever uses a command or button after this process stopped taking work (Discord cannot redeliver it). */
+export const RESTARTING_TEXT = userMessageOf(new EngineClosingError());
 /** What the user's side of the conversation shows for a click on "Talk to a person" (stored in history). */
 export const HANDOFF_CLICK_TEXT = 'Talk to a person';
 
@@ -82,6 +90,7 @@ export class InteractionHandler {
 
   /** Runs a command to completion (for `/ask`: until the answer is posted). */
   async handleCommand(invocation: CommandInvocation, responder: InteractionResponder): Promise<'handled' | 'duplicate'> {
+    if (await this.refusedWhileStopped(responder)) return 'handled';
     const claim = await this.claim(interactionAcknowledgementId(invocation.interactionId), responder);
     if (claim !== 'claimed') return claim === 'duplicate' ? 'duplicate' : 'handled';
     if (invocation.commandName !== COMMAND_HELP && !this.enabledIn(scopeOf(invocation.guildId, invocation.parentChannelId ?? invocation.channelId))) {
@@ -108,6 +117,7 @@ export class InteractionHandler {
   /** Stores a feedback click (one vote per user and answer; the latest wins), or hands the conversation to a person. */
   async handleButton(click: ButtonClick, responder: InteractionResponder): Promise<'handled' | 'duplicate'> {
     const { engine, logger } = this.options;
+    if (await this.refusedWhileStopped(responder)) return 'handled';
     const claim = await this.claim(interactionEventId(click.interactionId), responder);
     if (claim !== 'claimed') return claim === 'duplicate' ? 'duplicate' : 'handled';
     const handoff = parseHandoffCustomId(click.customId);
@@ -137,6 +147,17 @@ export class InteractionHandler {
     }
     await responder.reply(target.value === 'helpful' ? 'Thanks, glad it helped!' : 'Thanks for telling me; the team will look at this answer.', { ephemeral: true });
     return 'handled';
+  }
+
+  /**
+   * After the adapter stopped, only the HTTP endpoint still receives interactions, and whatever they
+   * started would be cut off by the exit: the first (and only) response says so. Nothing is claimed,
+   * so no other replica is kept from answering.
+   */
+  private async refusedWhileStopped(responder: InteractionResponder): Promise<boolean> {
+    if (this.options.accepting?.() ?? true) return false;
+    await responder.reply(RESTARTING_TEXT, { ephemeral: true });
+    return true;
   }
 
   /**

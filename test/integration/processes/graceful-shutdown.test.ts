@@ -63,6 +63,49 @@ describe('a bot process told to stop (SIGTERM) during a turn', () => {
     expect(bot.logs().filter((line) => (line.level ?? 0) >= 40).map((line) => [line.msg, (line as { check?: string }).check])).toEqual([['readiness check fails', 'accepting-events']]);
   }, PROCESS_TEST_TIMEOUT_MS);
 
+  it('on Discord, still answers an /ask that arrives while it drains (Discord cannot redeliver it elsewhere), then exits', async () => {
+    const redisUrl = requireRedisUrl();
+    const keyPrefix = uniquePrefix('process-sigterm-discord');
+    const discord = await startDiscordSetup();
+    const clova = await startFakeClova();
+    const state = await openSharedState(redisUrl, keyPrefix);
+    cleanups.push(() => discord.close(), () => clova.close(), () => state.close(), () => deleteKeysWithPrefix(redisUrl, keyPrefix));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const asked: string[] = [];
+    clova.scriptRagReasoning(async (view) => {
+      const question = String(view.messages.filter((message) => message.role === 'user').at(-1)?.content ?? '');
+      asked.push(question);
+      if (question.includes('first')) await released;
+      return { text: `Answer to the ${question.includes('first') ? 'first' : 'second'} question.` };
+    });
+    const bot = await startBotProcess({
+      name: 'stopping',
+      env: { ...discord.env, CLOVA_STUDIO_API_KEY: FAKE_CLOVA_API_KEY, CLOVA_STUDIO_BASE_URL: clova.url, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix },
+    });
+
+    const first = await discord.ask(bot.baseUrl, 'the first question');
+    await expect.poll(() => asked.length, { timeout: PROCESS_WAIT_MS }).toBe(1);
+    bot.signal('SIGTERM');
+    await bot.waitForLog('the shutdown', (line) => line.msg?.startsWith('shutting down') === true);
+
+    const second = await discord.ask(bot.baseUrl, 'the second question');
+    expect({ status: second.status, responseType: second.responseType }).toEqual({ status: 200, responseType: 5 });
+    await expect.poll(() => discord.fake.originalResponse(second.token)?.content, { timeout: PROCESS_WAIT_MS }).toContain('Answer to the second question.');
+    expect(bot.hasExited()).toBe(false);
+
+    release();
+    expect(await bot.exited).toEqual({ code: 0, signal: null });
+    for (const [interaction, answer] of [[first, 'first'], [second, 'second']] as const) {
+      const original = discord.fake.originalResponse(interaction.token)!;
+      expect(original.content).toContain(`Answer to the ${answer} question.`);
+      expect(original.components.length).toBeGreaterThan(0);
+    }
+    expect(asked).toEqual(['the first question', 'the second question']);
+    expect(await state.keys('lock')).toEqual([]);
+    expect(await state.inFlight()).toEqual([]);
+  }, PROCESS_TEST_TIMEOUT_MS);
+
   it('on Slack, answers 503 to events that arrive while it drains (Slack redelivers them to another replica) and still finishes its own', async () => {
     const redisUrl = requireRedisUrl();
     const keyPrefix = uniquePrefix('process-sigterm-slack');
