@@ -17,6 +17,33 @@ export interface LockOptions {
 }
 
 /**
+ * A message waiting for its thread's lock, recorded where every replica sees it so that it outlives
+ * the process that received it. That process renews a lease on it while it waits (and while it
+ * answers); once the lease has run out, the process is presumed dead and whoever holds the thread's
+ * lock may take the message over (`takeAbandonedPending`).
+ */
+export interface PendingHold {
+  /** Arrival order within the thread: lower numbers arrived earlier. */
+  readonly sequence: number;
+  /** Renews the lease and says whether the entry is still ours (false: another process took it over and answers it). */
+  isOurs(): Promise<boolean>;
+  /** Replaces the stored payload (e.g. once the reply has a place on the platform); false when the entry is no longer ours. */
+  update(payload: string): Promise<boolean>;
+  /**
+   * Stops renewing and deletes the entry if it is still ours. True: this process deals with the
+   * message; false: another process took it over. Repeat calls give the first answer again.
+   */
+  remove(): Promise<boolean>;
+}
+
+/** A pending message as another process sees it. */
+export interface PendingEntry {
+  id: string;
+  sequence: number;
+  payload: string;
+}
+
+/**
  * Cross-replica coordination: each platform event is handled once, and the turns of one thread run
  * one at a time, in arrival order. Memory and Redis implementations pass one contract suite.
  */
@@ -29,9 +56,25 @@ export interface Coordinator {
   withThreadLock<T>(threadKey: string, work: (lock: ThreadLock) => Promise<T>, options?: LockOptions): Promise<T>;
   /** Adds a thread to the set of threads with a turn in flight (what crash recovery scans). */
   markInFlight(threadKey: string): Promise<void>;
+  /** Takes a thread off the in-flight set, unless messages are still pending there (recovery must keep finding them). */
   clearInFlight(threadKey: string): Promise<void>;
+  /**
+   * Records `payload` as waiting in `threadKey`, leased to this process and renewed until removed,
+   * and puts the thread in the in-flight set. Throws when it cannot be recorded.
+   */
+  addPending(threadKey: string, payload: string): Promise<PendingHold>;
+  /** The entries waiting in a thread, oldest first, whoever holds them. */
+  listPending(threadKey: string): Promise<PendingEntry[]>;
+  /**
+   * Deletes and returns, oldest first, entries whose lease ran out (their process stopped), for the
+   * holder of the thread's lock to answer. Only the leading run is taken: an abandoned message is
+   * never answered ahead of a live one that arrived before it. Each entry goes to one caller only.
+   * `arrivedBefore` limits it to entries with a lower sequence.
+   */
+  takeAbandonedPending(threadKey: string, options?: { arrivedBefore?: number }): Promise<PendingEntry[]>;
   /** Threads with a turn in flight, possibly left behind by a process that died. */
   listInFlight(): Promise<string[]>;
+  /** Stops renewing this process's pending leases (their messages are left to other processes). */
   close(): Promise<void>;
 }
 

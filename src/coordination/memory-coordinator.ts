@@ -1,4 +1,4 @@
-import { LockLostError, LockWaitTimeoutError, type Coordinator, type LockOptions, type ThreadLock } from './coordinator.js';
+import { LockLostError, LockWaitTimeoutError, type Coordinator, type LockOptions, type PendingEntry, type PendingHold, type ThreadLock } from './coordinator.js';
 
 interface ThreadQueue {
   held: boolean;
@@ -9,19 +9,104 @@ interface ThreadQueue {
 const SWEEP_THRESHOLD = 10_000;
 const SWEEP_INTERVAL_MS = 5_000;
 
+interface PendingRecord {
+  sequence: number;
+  payload: string;
+  leaseUntil: number;
+}
+
+export interface MemoryCoordinatorOptions {
+  /** How long a pending message stays leased without a renewal (renewed every third of it). Default 10 s. */
+  pendingLeaseMs?: number;
+}
+
 /** Coordination inside one process (the zero-setup default). */
 export class MemoryCoordinator implements Coordinator {
   private readonly claims = new Map<string, number>();
   private lastSweepAt = 0;
   private readonly threads = new Map<string, ThreadQueue>();
   private readonly inFlight = new Set<string>();
+  /** Per thread, in arrival order (a Map keeps insertion order). */
+  private readonly pending = new Map<string, Map<string, PendingRecord>>();
+  private nextSequence = 1;
+  private nextPendingId = 1;
+  private readonly pendingLeaseMs: number;
+  private readonly renewals = new Set<NodeJS.Timeout>();
+
+  constructor(options: MemoryCoordinatorOptions = {}) {
+    this.pendingLeaseMs = options.pendingLeaseMs ?? 10_000;
+  }
 
   async markInFlight(threadKey: string): Promise<void> {
     this.inFlight.add(threadKey);
   }
 
   async clearInFlight(threadKey: string): Promise<void> {
-    this.inFlight.delete(threadKey);
+    if (!this.pending.get(threadKey)?.size) this.inFlight.delete(threadKey);
+  }
+
+  async addPending(threadKey: string, payload: string): Promise<PendingHold> {
+    const entries = this.pending.get(threadKey) ?? new Map<string, PendingRecord>();
+    this.pending.set(threadKey, entries);
+    const id = String(this.nextPendingId++);
+    const record: PendingRecord = { sequence: this.nextSequence++, payload, leaseUntil: Date.now() + this.pendingLeaseMs };
+    entries.set(id, record);
+    this.inFlight.add(threadKey);
+    const isOurs = () => this.pending.get(threadKey)?.get(id) === record;
+    const renewal = setInterval(() => {
+      if (isOurs()) record.leaseUntil = Date.now() + this.pendingLeaseMs;
+      else stop();
+    }, Math.max(Math.floor(this.pendingLeaseMs / 3), 10));
+    renewal.unref();
+    this.renewals.add(renewal);
+    const stop = () => {
+      clearInterval(renewal);
+      this.renewals.delete(renewal);
+    };
+    let removed: boolean | undefined;
+    return {
+      sequence: record.sequence,
+      isOurs: async () => {
+        if (!isOurs()) return false;
+        record.leaseUntil = Date.now() + this.pendingLeaseMs;
+        return true;
+      },
+      update: async (next) => {
+        if (!isOurs()) return false;
+        record.payload = next;
+        return true;
+      },
+      remove: async () => {
+        stop();
+        if (removed === undefined) {
+          removed = isOurs();
+          if (removed) this.deletePending(threadKey, id);
+        }
+        return removed;
+      },
+    };
+  }
+
+  async listPending(threadKey: string): Promise<PendingEntry[]> {
+    return [...(this.pending.get(threadKey) ?? [])].map(([id, record]) => ({ id, sequence: record.sequence, payload: record.payload }));
+  }
+
+  async takeAbandonedPending(threadKey: string, options: { arrivedBefore?: number } = {}): Promise<PendingEntry[]> {
+    const now = Date.now();
+    const taken: PendingEntry[] = [];
+    for (const [id, record] of this.pending.get(threadKey) ?? []) {
+      if (options.arrivedBefore !== undefined && record.sequence >= options.arrivedBefore) break;
+      if (record.leaseUntil >= now) break;
+      this.deletePending(threadKey, id);
+      taken.push({ id, sequence: record.sequence, payload: record.payload });
+    }
+    return taken;
+  }
+
+  private deletePending(threadKey: string, id: string): void {
+    const entries = this.pending.get(threadKey);
+    entries?.delete(id);
+    if (entries?.size === 0) this.pending.delete(threadKey);
   }
 
   async listInFlight(): Promise<string[]> {
@@ -73,6 +158,8 @@ export class MemoryCoordinator implements Coordinator {
 
   async close(): Promise<void> {
     this.claims.clear();
+    for (const renewal of this.renewals) clearInterval(renewal);
+    this.renewals.clear();
   }
 
   private async wait(threadKey: string, queue: ThreadQueue, options: LockOptions): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { LockLostError, LockWaitTimeoutError, type Coordinator, type LockOptions, type ThreadLock } from './coordinator.js';
+import { LockLostError, LockWaitTimeoutError, type Coordinator, type LockOptions, type PendingEntry, type PendingHold, type ThreadLock } from './coordinator.js';
 import { redisCall } from '../redis/connection.js';
 import type { ChannelSubscriber, RedisCommands } from '../redis/redis-commands.js';
 import type { Logger } from '../observability/logger.js';
@@ -80,6 +80,91 @@ return 0`;
 
 const OWNS = `return redis.call('GET', KEYS[1]) == ARGV[1] and 1 or 0`;
 
+/*
+ * Messages waiting for a thread's lock (see PendingHold). Every script below takes the same KEYS:
+ * arrival counter, order (zset id → arrival number), leases (hash id → deadline ms, Redis clock),
+ * payloads (hash id → payload). The id is unique to the waiting turn, so knowing it is owning it.
+ */
+
+/** Records a waiting message. ARGV: id, payload, lease ms, key ttl ms. Returns its arrival number. */
+const ADD_PENDING = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local sequence = redis.call('INCR', KEYS[1])
+redis.call('ZADD', KEYS[2], sequence, ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], now + tonumber(ARGV[3]))
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[2])
+for index = 1, 4 do redis.call('PEXPIRE', KEYS[index], ARGV[4]) end
+return sequence`;
+
+/** Extends the lease of a message still waiting. ARGV: id, lease ms, key ttl ms. 1, or 0 when it is gone. */
+const RENEW_PENDING = `
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+redis.call('HSET', KEYS[3], ARGV[1], now + tonumber(ARGV[2]))
+for index = 1, 4 do redis.call('PEXPIRE', KEYS[index], ARGV[3]) end
+return 1`;
+
+/** Replaces the payload of a message still waiting. ARGV: id, payload. */
+const UPDATE_PENDING = `
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[2])
+return 1`;
+
+/** Deletes a message if it is still there. ARGV: id. 1 when this call deleted it. */
+const REMOVE_PENDING = `
+if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
+return 1`;
+
+/**
+ * Deletes and returns the leading run of messages whose lease ran out, oldest first, as flat
+ * id, arrival number, payload triples. ARGV: highest arrival number to consider ('+inf' or '(n').
+ */
+const TAKE_ABANDONED = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local waiting = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES')
+local taken = {}
+for index = 1, #waiting, 2 do
+  local id = waiting[index]
+  if tonumber(redis.call('HGET', KEYS[3], id) or '0') >= now then break end
+  local payload = redis.call('HGET', KEYS[4], id)
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('HDEL', KEYS[4], id)
+  if payload then
+    taken[#taken + 1] = id
+    taken[#taken + 1] = waiting[index + 1]
+    taken[#taken + 1] = payload
+  end
+end
+return taken`;
+
+/** Every waiting message, oldest first, as flat id, arrival number, payload triples. */
+const LIST_PENDING = `
+local waiting = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+local listed = {}
+for index = 1, #waiting, 2 do
+  local payload = redis.call('HGET', KEYS[4], waiting[index])
+  if payload then
+    listed[#listed + 1] = waiting[index]
+    listed[#listed + 1] = waiting[index + 1]
+    listed[#listed + 1] = payload
+  end
+end
+return listed`;
+
+const EXISTS = `return redis.call('EXISTS', KEYS[1])`;
+
+/**
+ * How long the records of waiting messages outlive their last write. Far beyond any lease: it only
+ * bounds what a bot that never runs again leaves behind.
+ */
+const PENDING_RETENTION_MS = 24 * 3600_000;
+
 export interface RedisCoordinatorOptions {
   /** A single-node or Cluster client. */
   client: RedisCommands;
@@ -97,6 +182,12 @@ export interface RedisCoordinatorOptions {
   waiterTtlMs?: number;
   /** Longest pause between two attempts to take a contended lock. */
   maxPollIntervalMs?: number;
+  /**
+   * How long a waiting message stays leased without a renewal (renewed every third of it); after
+   * that another process may answer it. Defaults to `waiterTtlMs`, so it lapses no later than the
+   * dead process's place in the lock queue.
+   */
+  pendingLeaseMs?: number;
 }
 
 /**
@@ -110,7 +201,9 @@ export class RedisCoordinator implements Coordinator {
   private readonly lockTtlMs: number;
   private readonly waiterTtlMs: number;
   private readonly maxPollIntervalMs: number;
+  private readonly pendingLeaseMs: number;
   private readonly processId = randomUUID();
+  private readonly pendingRenewals = new Set<NodeJS.Timeout>();
   private readonly subscriber: ChannelSubscriber | undefined;
   /** Waiters of this process, by lock key, woken when any replica releases that lock. */
   private readonly releaseWaiters = new Map<string, Set<() => void>>();
@@ -123,6 +216,7 @@ export class RedisCoordinator implements Coordinator {
     this.lockTtlMs = options.lockTtlMs ?? 30_000;
     this.waiterTtlMs = options.waiterTtlMs ?? 10_000;
     this.maxPollIntervalMs = options.maxPollIntervalMs ?? 50;
+    this.pendingLeaseMs = options.pendingLeaseMs ?? this.waiterTtlMs;
     this.subscriber = options.subscriber;
   }
 
@@ -186,24 +280,95 @@ export class RedisCoordinator implements Coordinator {
 
   async clearInFlight(threadKey: string): Promise<void> {
     await redisCall('clear turn in flight', () => this.client.sRem(this.inFlightKey, threadKey));
+    // The set and the thread's keys live on different Cluster slots, so this cannot be one script.
+    // Checking after the removal is enough: a message recorded meanwhile adds the thread back itself.
+    const order = this.pendingKeysFor(threadKey)[1]!;
+    const stillPending = await redisCall('check pending messages', () => this.client.eval(EXISTS, { keys: [order], arguments: [] }));
+    if (stillPending === 1) await this.markInFlight(threadKey);
   }
 
   async listInFlight(): Promise<string[]> {
     return redisCall('list turns in flight', () => this.client.sMembers(this.inFlightKey));
   }
 
+  async addPending(threadKey: string, payload: string): Promise<PendingHold> {
+    const keys = this.pendingKeysFor(threadKey);
+    const id = `${this.processId}:${randomUUID()}`;
+    const run = (script: string, ...args: string[]) => this.client.eval(script, { keys, arguments: [id, ...args] });
+    const sequence = Number(await redisCall('record waiting message', () => run(ADD_PENDING, payload, String(this.pendingLeaseMs), String(PENDING_RETENTION_MS))));
+    try {
+      await this.markInFlight(threadKey);
+    } catch (error) {
+      // Not findable by recovery, so not recorded at all: the caller tells the user.
+      await run(REMOVE_PENDING).catch(() => {});
+      throw error;
+    }
+    const renew = async () => (await run(RENEW_PENDING, String(this.pendingLeaseMs), String(PENDING_RETENTION_MS))) === 1;
+    const renewal = setInterval(() => {
+      void renew().then(
+        (ours) => {
+          if (ours) return;
+          stop();
+          this.logger.warn({ threadKey }, 'a waiting message was taken over by another process (its lease had run out)');
+        },
+        (error: unknown) => this.logger.warn({ threadKey, err: String(error) }, 'could not renew the lease of a waiting message; will retry'),
+      );
+    }, Math.max(Math.floor(this.pendingLeaseMs / 3), 10));
+    renewal.unref();
+    this.pendingRenewals.add(renewal);
+    const stop = () => {
+      clearInterval(renewal);
+      this.pendingRenewals.delete(renewal);
+    };
+    let removal: Promise<boolean> | undefined;
+    return {
+      sequence,
+      isOurs: () => redisCall('check waiting message', renew),
+      update: async (next) => (await redisCall('update waiting message', () => run(UPDATE_PENDING, next))) === 1,
+      remove: () => {
+        stop();
+        // Remembered once it succeeded: the second call must not report someone else's removal.
+        removal ??= redisCall('remove waiting message', () => run(REMOVE_PENDING)).then(
+          (reply) => reply === 1,
+          (error: unknown) => {
+            removal = undefined;
+            throw error;
+          },
+        );
+        return removal;
+      },
+    };
+  }
+
+  async listPending(threadKey: string): Promise<PendingEntry[]> {
+    const reply = await redisCall('list waiting messages', () => this.client.eval(LIST_PENDING, { keys: this.pendingKeysFor(threadKey), arguments: [] }));
+    return pendingEntriesOf(reply);
+  }
+
+  async takeAbandonedPending(threadKey: string, options: { arrivedBefore?: number } = {}): Promise<PendingEntry[]> {
+    const highest = options.arrivedBefore === undefined ? '+inf' : `(${options.arrivedBefore}`;
+    const reply = await redisCall('take abandoned messages', () => this.client.eval(TAKE_ABANDONED, { keys: this.pendingKeysFor(threadKey), arguments: [highest] }));
+    return pendingEntriesOf(reply);
+  }
+
   async close(): Promise<void> {
-    // The client is shared and closed by its owner.
+    // The client is shared and closed by its owner. Leases left unrenewed hand our waiting messages to other processes.
+    for (const renewal of this.pendingRenewals) clearInterval(renewal);
+    this.pendingRenewals.clear();
   }
 
   private get inFlightKey(): string {
     return `${this.keyPrefix}:inflight`;
   }
 
+  /** Arrival counter, order, leases, payloads: the KEYS of every pending-message script. */
+  private pendingKeysFor(threadKey: string): string[] {
+    const tag = hashTagOf(threadKey);
+    return ['pending-arrivals', 'pending', 'pending-lease', 'pending-message'].map((kind) => `${this.keyPrefix}:${kind}:${tag}`);
+  }
+
   private keysFor(threadKey: string) {
-    // One hash tag per thread keeps every multi-key script on one Cluster slot. Braces inside the
-    // thread key would end the tag early, and an empty tag `{}` makes Redis hash the whole key.
-    const tag = `{${threadKey.replace(/[{}]/g, '_') || '_'}}`;
+    const tag = hashTagOf(threadKey);
     return {
       lock: `${this.keyPrefix}:lock:${tag}`,
       queue: `${this.keyPrefix}:queue:${tag}`,
@@ -291,4 +456,22 @@ export class RedisCoordinator implements Coordinator {
     const reply = await this.client.eval(RENEW, { keys: [lockKey], arguments: [owner, String(this.lockTtlMs)] });
     return reply === 1;
   }
+}
+
+/**
+ * One hash tag per thread keeps every multi-key script on one Cluster slot. Braces inside the
+ * thread key would end the tag early, and an empty tag `{}` makes Redis hash the whole key.
+ */
+function hashTagOf(threadKey: string): string {
+  return `{${threadKey.replace(/[{}]/g, '_') || '_'}}`;
+}
+
+/** Flat id, arrival number, payload triples (LIST_PENDING, TAKE_ABANDONED) as entries. */
+function pendingEntriesOf(reply: unknown): PendingEntry[] {
+  const flat = Array.isArray(reply) ? reply.map(String) : [];
+  const entries: PendingEntry[] = [];
+  for (let index = 0; index + 2 < flat.length; index += 3) {
+    entries.push({ id: flat[index]!, sequence: Number(flat[index + 1]), payload: flat[index + 2]! });
+  }
+  return entries;
 }

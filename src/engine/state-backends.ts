@@ -27,6 +27,8 @@ export interface StateBackendsOptions {
   /** Coordinator tuning, mostly for tests (short lock expiry). */
   lockTtlMs?: number;
   waiterTtlMs?: number;
+  /** How long a waiting message stays leased to its process without a renewal (default: the waiter expiry). */
+  pendingLeaseMs?: number;
   commandTimeoutMs?: number;
   /** How long startup waits for Redis before carrying on without it (it keeps connecting in the background). Default 3000 ms. */
   connectWaitMs?: number;
@@ -75,7 +77,7 @@ export async function createStateBackends(options: StateBackendsOptions): Promis
     const sweeper = setInterval(() => dropExpiredRecords(records, Date.now()), MEMORY_SWEEP_INTERVAL_MS).unref();
     return {
       store: new ThreadStore(keyv, { keyPrefix: options.keyPrefix, ttlMs: options.threadTtlMs, logger: options.logger }),
-      coordinator: new MemoryCoordinator(),
+      coordinator: new MemoryCoordinator({ pendingLeaseMs: options.pendingLeaseMs }),
       close: async () => clearInterval(sweeper),
     };
   }
@@ -106,6 +108,7 @@ export async function createStateBackends(options: StateBackendsOptions): Promis
       logger: options.logger,
       lockTtlMs: options.lockTtlMs,
       waiterTtlMs: options.waiterTtlMs,
+      pendingLeaseMs: options.pendingLeaseMs,
     }),
     ...(redis ? { redis } : {}),
     ...(redisCluster ? { redisCluster } : {}),

@@ -9,21 +9,34 @@ import { silentLogger } from '../../../src/observability/logger.js';
 import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix } from '../../support/redis.js';
 import { startRedisCluster, type TestRedisCluster } from '../../support/redis-cluster.js';
 
+/** Long enough that a holder on a busy two-core machine keeps renewing; short enough to wait out in a test. */
+const PENDING_LEASE_MS = 1_000;
+
 interface CoordinatorFactory {
   name: string;
   /** Two coordinators that must behave as one (two replicas on one Redis; the same instance in memory). */
   pair(): Promise<[Coordinator, Coordinator]>;
+  /**
+   * One more replica of the last pair, and a way to make its process "die": it stops renewing
+   * anything and releases nothing. Absent in memory, where no replica can die on its own.
+   */
+  peer?(): Promise<{ coordinator: Coordinator; die(): Promise<void> }>;
   cleanup(): Promise<void>;
 }
 
-const memoryFactory: CoordinatorFactory = {
-  name: 'memory',
-  async pair() {
-    const coordinator = new MemoryCoordinator();
-    return [coordinator, coordinator];
-  },
-  async cleanup() {},
-};
+function memoryFactory(): CoordinatorFactory {
+  let coordinator: MemoryCoordinator | undefined;
+  return {
+    name: 'memory',
+    async pair() {
+      coordinator = new MemoryCoordinator({ pendingLeaseMs: PENDING_LEASE_MS });
+      return [coordinator, coordinator];
+    },
+    async cleanup() {
+      await coordinator?.close();
+    },
+  };
+}
 
 function redisFactory(): CoordinatorFactory {
   const clients: RedisClient[] = [];
@@ -38,9 +51,16 @@ function redisFactory(): CoordinatorFactory {
         await Promise.all([client.connect(), subscriber.connect()]);
         clients.push(client, subscriber);
         // A long poll interval: turns must be handed over by the release notification, not by polling.
-        return new RedisCoordinator({ client, subscriber, keyPrefix: prefix, logger: silentLogger(), lockTtlMs: 600, maxPollIntervalMs: 2_000 });
+        return new RedisCoordinator({ client, subscriber, keyPrefix: prefix, logger: silentLogger(), lockTtlMs: 600, maxPollIntervalMs: 2_000, pendingLeaseMs: PENDING_LEASE_MS });
       };
       return [await make(), await make()];
+    },
+    async peer() {
+      const client = createRedisClient({ url: requireRedisUrl(), logger: silentLogger() });
+      await client.connect();
+      const coordinator = new RedisCoordinator({ client, keyPrefix: prefix, logger: silentLogger(), pendingLeaseMs: PENDING_LEASE_MS });
+      // A killed process: its connection is gone, so its renewals fail.
+      return { coordinator, die: async () => client.destroy() };
     },
     async cleanup() {
       await deleteKeysWithPrefix(requireRedisUrl(), prefix);
@@ -63,9 +83,15 @@ function redisClusterFactory(): CoordinatorFactory {
         await client.connect();
         clients.push(client);
         // As on one node: turns must be handed over by the release notification, not by polling.
-        return new RedisCoordinator({ client, subscriber: client, keyPrefix: prefix, logger: silentLogger(), lockTtlMs: 600, maxPollIntervalMs: 2_000 });
+        return new RedisCoordinator({ client, subscriber: client, keyPrefix: prefix, logger: silentLogger(), lockTtlMs: 600, maxPollIntervalMs: 2_000, pendingLeaseMs: PENDING_LEASE_MS });
       };
       return [await make(), await make()];
+    },
+    async peer() {
+      const client = createRedisClusterClient({ nodeUrls: cluster!.nodeUrls, logger: silentLogger() });
+      await client.connect();
+      const coordinator = new RedisCoordinator({ client, keyPrefix: prefix, logger: silentLogger(), pendingLeaseMs: PENDING_LEASE_MS });
+      return { coordinator, die: async () => client.destroy() };
     },
     async cleanup() {
       await Promise.all(clients.map((client) => client.close()));
@@ -74,7 +100,7 @@ function redisClusterFactory(): CoordinatorFactory {
   };
 }
 
-for (const factory of [memoryFactory, redisFactory(), redisClusterFactory()]) {
+for (const factory of [memoryFactory(), redisFactory(), redisClusterFactory()]) {
   describe(`Coordinator contract: ${factory.name}`, () => {
     let first: Coordinator;
     let second: Coordinator;
@@ -192,8 +218,107 @@ for (const factory of [memoryFactory, redisFactory(), redisClusterFactory()]) {
       await expect(first.withThreadLock(threadKey, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
       await expect(second.withThreadLock(threadKey, async () => 'after', { waitTimeoutMs: 2_000 })).resolves.toBe('after');
     });
+
+    describe('messages waiting for their thread', () => {
+      it('are recorded where every replica sees them, in arrival order, with their thread in the in-flight set', async () => {
+        const threadKey = `pending-{order}-${Math.random()}`;
+        const earlier = await first.addPending(threadKey, 'first question');
+        const later = await second.addPending(threadKey, '두 번째 질문 🙂');
+        expect(later.sequence).toBeGreaterThan(earlier.sequence);
+        expect((await second.listPending(threadKey)).map((entry) => entry.payload)).toEqual(['first question', '두 번째 질문 🙂']);
+        expect(await first.listInFlight()).toContain(threadKey);
+        expect(await earlier.update('first question, with its placeholder')).toBe(true);
+        expect((await first.listPending(threadKey)).map((entry) => entry.payload)).toEqual(['first question, with its placeholder', '두 번째 질문 🙂']);
+        expect([await earlier.remove(), await later.remove()]).toEqual([true, true]);
+        expect(await first.listPending(threadKey)).toEqual([]);
+      });
+
+      it('keep their thread in the in-flight set until the last one is gone', async () => {
+        const threadKey = `pending-inflight-${Math.random()}`;
+        const hold = await first.addPending(threadKey, 'waiting');
+        await second.markInFlight(threadKey);
+        // The turn ahead of it finished: the thread must stay findable for as long as the message waits.
+        await second.clearInFlight(threadKey);
+        expect(await first.listInFlight()).toContain(threadKey);
+        await hold.remove();
+        await second.clearInFlight(threadKey);
+        expect(await first.listInFlight()).not.toContain(threadKey);
+      });
+
+      it('stay with a live holder that keeps renewing its lease, and are removed by it once', async () => {
+        const threadKey = `pending-renewed-${Math.random()}`;
+        const hold = await first.addPending(threadKey, 'slow but alive');
+        // Three leases' worth of waiting: only renewals keep the entry from being taken.
+        await delay(3 * PENDING_LEASE_MS);
+        expect(await second.takeAbandonedPending(threadKey)).toEqual([]);
+        expect(await hold.isOurs()).toBe(true);
+        expect(await hold.remove()).toBe(true);
+        // A second removal reports the first one, not someone else's take-over.
+        expect(await hold.remove()).toBe(true);
+        expect(await hold.isOurs()).toBe(false);
+        expect(await hold.update('too late')).toBe(false);
+        expect(await second.listPending(threadKey)).toEqual([]);
+      });
+
+      it.skipIf(!factory.peer)('go to exactly one of two racing recoverers once their holder died, never ahead of a live one', async () => {
+        const threadKey = `pending-abandoned-${Math.random()}`;
+        const peer = await factory.peer!();
+        const abandoned = await peer.coordinator.addPending(threadKey, 'left behind');
+        const live = await first.addPending(threadKey, 'still waiting');
+        expect(await second.takeAbandonedPending(threadKey)).toEqual([]);
+        await peer.die();
+
+        const taken: string[] = [];
+        await expect
+          .poll(async () => {
+            const batches = await Promise.all([first.takeAbandonedPending(threadKey), second.takeAbandonedPending(threadKey)]);
+            taken.push(...batches.flat().map((entry) => entry.payload));
+            return taken.length;
+          }, { timeout: 10 * PENDING_LEASE_MS, interval: 50 })
+          .toBeGreaterThan(0);
+        await Promise.all([first.takeAbandonedPending(threadKey), second.takeAbandonedPending(threadKey)]).then((batches) => taken.push(...batches.flat().map((entry) => entry.payload)));
+        expect(taken).toEqual(['left behind']);
+        expect(abandoned.sequence).toBeLessThan(live.sequence);
+        expect((await first.listPending(threadKey)).map((entry) => entry.payload)).toEqual(['still waiting']);
+        expect(await live.isOurs()).toBe(true);
+        expect(await live.remove()).toBe(true);
+      });
+
+      it.skipIf(!factory.peer)('are never taken ahead of a live message that arrived before them', async () => {
+        const threadKey = `pending-behind-live-${Math.random()}`;
+        const peer = await factory.peer!();
+        const abandonedFirst = await peer.coordinator.addPending(threadKey, 'abandoned, first');
+        const live = await first.addPending(threadKey, 'live, second');
+        await peer.coordinator.addPending(threadKey, 'abandoned, third');
+        await peer.die();
+        await expect
+          .poll(async () => (await second.takeAbandonedPending(threadKey, { arrivedBefore: live.sequence })).map((entry) => entry.payload), { timeout: 10 * PENDING_LEASE_MS, interval: 50 })
+          .toEqual(['abandoned, first']);
+        expect(abandonedFirst.sequence).toBeLessThan(live.sequence);
+        // Well past the third one's lease: the live message ahead of it still holds it back.
+        await delay(2 * PENDING_LEASE_MS);
+        expect(await second.takeAbandonedPending(threadKey)).toEqual([]);
+        await live.remove();
+        expect((await second.takeAbandonedPending(threadKey)).map((entry) => entry.payload)).toEqual(['abandoned, third']);
+        expect(await first.listPending(threadKey)).toEqual([]);
+      });
+    });
   });
 }
+
+describe('MemoryCoordinator, closed', () => {
+  it('stops renewing its waiting messages, which are then taken once each, oldest first', async () => {
+    const coordinator = new MemoryCoordinator({ pendingLeaseMs: PENDING_LEASE_MS });
+    await coordinator.addPending('closed-thread', 'first');
+    await coordinator.addPending('closed-thread', 'second');
+    expect(await coordinator.takeAbandonedPending('closed-thread')).toEqual([]);
+    await coordinator.close();
+    await expect
+      .poll(async () => (await coordinator.takeAbandonedPending('closed-thread')).map((entry) => entry.payload), { timeout: 10 * PENDING_LEASE_MS, interval: 50 })
+      .toEqual(['first', 'second']);
+    expect(await coordinator.takeAbandonedPending('closed-thread')).toEqual([]);
+  });
+});
 
 describe('RedisCoordinator, failure cases', () => {
   it('recovers a thread whose lock holder died: the lock expires and the next turn runs', async () => {
