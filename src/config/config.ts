@@ -390,7 +390,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   const values = parsed as ParsedVariables;
-  if (problems.length === 0) problems.push(...crossCheck(values));
+  const failed = new Set(problems.map((problem) => problem.variable));
+  problems.push(...crossCheck(values, failed));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const provider: LlmProvider =
@@ -406,47 +407,79 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return { ...values, provider, compaction: values.COMPACTION ?? 'summary', secrets };
 }
 
-function crossCheck(values: ParsedVariables): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  if (values.REDIS_URL && values.REDIS_CLUSTER_NODES) {
-    problems.push({ variable: 'REDIS_CLUSTER_NODES', problem: 'cannot be used together with REDIS_URL (set one: REDIS_URL for a single Redis, REDIS_CLUSTER_NODES for a cluster)', example: VARIABLES.REDIS_CLUSTER_NODES.example });
-  }
-  if (values.LLM_PROVIDER === 'clova' && !values.CLOVA_STUDIO_API_KEY) {
-    problems.push({ variable: 'CLOVA_STUDIO_API_KEY', problem: 'is required when LLM_PROVIDER=clova', example: VARIABLES.CLOVA_STUDIO_API_KEY.example });
-  }
-  if (values.LLM_PROVIDER === 'openai' && !values.OPENAI_API_KEY && values.OPENAI_BASE_URL === 'https://api.openai.com/v1') {
-    problems.push({ variable: 'OPENAI_API_KEY', problem: 'is required for api.openai.com (set OPENAI_BASE_URL for a local server that needs no key)', example: VARIABLES.OPENAI_API_KEY.example });
-  }
-  if (values.CLOVA_STUDIO_API_KEY && !values.CLOVA_STUDIO_API_KEY.startsWith('nv-') && !values.CLOVA_STUDIO_APIGW_KEY) {
-    problems.push({ variable: 'CLOVA_STUDIO_APIGW_KEY', problem: 'is required with a legacy (non `nv-`) CLOVA key', example: VARIABLES.CLOVA_STUDIO_APIGW_KEY.example });
-  }
-  if (values.SLACK_BOT_TOKEN && !values.SLACK_APP_TOKEN && !values.SLACK_SIGNING_SECRET) {
-    problems.push({ variable: 'SLACK_SIGNING_SECRET', problem: 'is required with SLACK_BOT_TOKEN unless SLACK_APP_TOKEN selects Socket Mode', example: VARIABLES.SLACK_SIGNING_SECRET.example });
-  }
-  if ((values.SLACK_APP_TOKEN || values.SLACK_SIGNING_SECRET) && !values.SLACK_BOT_TOKEN) {
-    problems.push({ variable: 'SLACK_BOT_TOKEN', problem: 'is required when SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set', example: VARIABLES.SLACK_BOT_TOKEN.example });
-  }
-  if (values.DISCORD_TOKEN && !values.DISCORD_APPLICATION_ID) {
-    problems.push({ variable: 'DISCORD_APPLICATION_ID', problem: 'is required with DISCORD_TOKEN (interaction replies are addressed by it)', example: VARIABLES.DISCORD_APPLICATION_ID.example });
-  } else if (values.DISCORD_PUBLIC_KEY && !values.DISCORD_APPLICATION_ID) {
-    problems.push({ variable: 'DISCORD_APPLICATION_ID', problem: 'is required with DISCORD_PUBLIC_KEY', example: VARIABLES.DISCORD_APPLICATION_ID.example });
-  }
-  if (!values.DISCORD_GATEWAY && !values.DISCORD_PUBLIC_KEY && values.DISCORD_TOKEN) {
-    problems.push({ variable: 'DISCORD_PUBLIC_KEY', problem: 'is required with DISCORD_GATEWAY=false (the replica serves only HTTP interactions)', example: VARIABLES.DISCORD_PUBLIC_KEY.example });
-  }
-  if (values.DISCORD_PUBLIC_KEY && !values.DISCORD_TOKEN) {
-    problems.push({ variable: 'DISCORD_TOKEN', problem: 'is required with DISCORD_PUBLIC_KEY (follow-up edits use the bot token)', example: VARIABLES.DISCORD_TOKEN.example });
-  }
-  if (values.HISTORY_TOKEN_BUDGET !== undefined && values.HISTORY_TOKEN_BUDGET <= values.MAX_OUTPUT_TOKENS) {
-    problems.push({ variable: 'HISTORY_TOKEN_BUDGET', problem: `must be larger than MAX_OUTPUT_TOKENS (${values.MAX_OUTPUT_TOKENS})`, example: '16000' });
-  }
-  if (values.KNOWLEDGE_DIR && !existsSync(values.KNOWLEDGE_DIR)) {
-    problems.push({ variable: 'KNOWLEDGE_DIR', problem: 'names a folder that does not exist', example: VARIABLES.KNOWLEDGE_DIR.example });
-  }
-  if (values.SETTINGS_FILE && !existsSync(values.SETTINGS_FILE)) {
-    problems.push({ variable: 'SETTINGS_FILE', problem: 'names a file that does not exist', example: VARIABLES.SETTINGS_FILE.example });
-  }
-  return problems;
+/** One combination rule: the problems it finds among values that each parsed on their own. */
+type CombinationCheck = (values: ParsedVariables) => ConfigProblem | undefined;
+
+const COMBINATION_CHECKS: readonly CombinationCheck[] = [
+  (values) =>
+    values.REDIS_URL && values.REDIS_CLUSTER_NODES
+      ? { variable: 'REDIS_CLUSTER_NODES', problem: 'cannot be used together with REDIS_URL (set one: REDIS_URL for a single Redis, REDIS_CLUSTER_NODES for a cluster)', example: VARIABLES.REDIS_CLUSTER_NODES.example }
+      : undefined,
+  (values) =>
+    values.LLM_PROVIDER === 'clova' && !values.CLOVA_STUDIO_API_KEY
+      ? { variable: 'CLOVA_STUDIO_API_KEY', problem: 'is required when LLM_PROVIDER=clova', example: VARIABLES.CLOVA_STUDIO_API_KEY.example }
+      : undefined,
+  (values) =>
+    values.LLM_PROVIDER === 'openai' && !values.OPENAI_API_KEY && values.OPENAI_BASE_URL === 'https://api.openai.com/v1'
+      ? { variable: 'OPENAI_API_KEY', problem: 'is required for api.openai.com (set OPENAI_BASE_URL for a local server that needs no key)', example: VARIABLES.OPENAI_API_KEY.example }
+      : undefined,
+  (values) =>
+    values.CLOVA_STUDIO_API_KEY && !values.CLOVA_STUDIO_API_KEY.startsWith('nv-') && !values.CLOVA_STUDIO_APIGW_KEY
+      ? { variable: 'CLOVA_STUDIO_APIGW_KEY', problem: 'is required with a legacy (non `nv-`) CLOVA key', example: VARIABLES.CLOVA_STUDIO_APIGW_KEY.example }
+      : undefined,
+  (values) =>
+    values.SLACK_BOT_TOKEN && !values.SLACK_APP_TOKEN && !values.SLACK_SIGNING_SECRET
+      ? { variable: 'SLACK_SIGNING_SECRET', problem: 'is required with SLACK_BOT_TOKEN unless SLACK_APP_TOKEN selects Socket Mode', example: VARIABLES.SLACK_SIGNING_SECRET.example }
+      : undefined,
+  (values) =>
+    (values.SLACK_APP_TOKEN || values.SLACK_SIGNING_SECRET) && !values.SLACK_BOT_TOKEN
+      ? { variable: 'SLACK_BOT_TOKEN', problem: 'is required when SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set', example: VARIABLES.SLACK_BOT_TOKEN.example }
+      : undefined,
+  (values) => {
+    if (values.DISCORD_APPLICATION_ID) return undefined;
+    if (values.DISCORD_TOKEN) return { variable: 'DISCORD_APPLICATION_ID', problem: 'is required with DISCORD_TOKEN (interaction replies are addressed by it)', example: VARIABLES.DISCORD_APPLICATION_ID.example };
+    if (values.DISCORD_PUBLIC_KEY) return { variable: 'DISCORD_APPLICATION_ID', problem: 'is required with DISCORD_PUBLIC_KEY', example: VARIABLES.DISCORD_APPLICATION_ID.example };
+    return undefined;
+  },
+  (values) =>
+    !values.DISCORD_GATEWAY && !values.DISCORD_PUBLIC_KEY && values.DISCORD_TOKEN
+      ? { variable: 'DISCORD_PUBLIC_KEY', problem: 'is required with DISCORD_GATEWAY=false (the replica serves only HTTP interactions)', example: VARIABLES.DISCORD_PUBLIC_KEY.example }
+      : undefined,
+  (values) =>
+    values.DISCORD_PUBLIC_KEY && !values.DISCORD_TOKEN
+      ? { variable: 'DISCORD_TOKEN', problem: 'is required with DISCORD_PUBLIC_KEY (follow-up edits use the bot token)', example: VARIABLES.DISCORD_TOKEN.example }
+      : undefined,
+  (values) =>
+    values.HISTORY_TOKEN_BUDGET !== undefined && values.HISTORY_TOKEN_BUDGET <= values.MAX_OUTPUT_TOKENS
+      ? { variable: 'HISTORY_TOKEN_BUDGET', problem: `must be larger than MAX_OUTPUT_TOKENS (${values.MAX_OUTPUT_TOKENS})`, example: '16000' }
+      : undefined,
+  (values) =>
+    values.KNOWLEDGE_DIR && !existsSync(values.KNOWLEDGE_DIR)
+      ? { variable: 'KNOWLEDGE_DIR', problem: 'names a folder that does not exist', example: VARIABLES.KNOWLEDGE_DIR.example }
+      : undefined,
+  (values) =>
+    values.SETTINGS_FILE && !existsSync(values.SETTINGS_FILE)
+      ? { variable: 'SETTINGS_FILE', problem: 'names a file that does not exist', example: VARIABLES.SETTINGS_FILE.example }
+      : undefined,
+];
+
+/**
+ * Runs every combination rule over the values that parsed, so one start lists every problem. A rule
+ * that reads a variable which failed to parse is skipped: that variable is reported already, and its
+ * absence would make the rule misfire (a bad DISCORD_GATEWAY would read as `false`).
+ */
+function crossCheck(values: ParsedVariables, failed: ReadonlySet<string>): ConfigProblem[] {
+  return COMBINATION_CHECKS.flatMap((check) => {
+    let readAFailedVariable = false;
+    const watched = new Proxy(values, {
+      get(target, name, receiver) {
+        if (typeof name === 'string' && failed.has(name)) readAFailedVariable = true;
+        return Reflect.get(target, name, receiver) as unknown;
+      },
+    });
+    const problem = check(watched);
+    return problem && !readAFailedVariable ? [problem] : [];
+  });
 }
 
 function passwordOf(url: string): string | undefined {

@@ -39,6 +39,21 @@ describe('loadConfig', () => {
     expect(problems.map((problem) => problem.variable).sort()).toEqual(['CLOVA_STUDIO_API_KEY', 'SLACK_SIGNING_SECRET']);
   });
 
+  it('checks combinations in the same start as bad values, so one start lists every problem', () => {
+    const problems = problemsFor({ REDIS_URL: 'nonsense', LLM_PROVIDER: 'gpt', SLACK_BOT_TOKEN: 'xoxb-123456' });
+    expect(problems.map((problem) => problem.variable).sort()).toEqual(['LLM_PROVIDER', 'REDIS_URL', 'SLACK_SIGNING_SECRET']);
+  });
+
+  it('skips a combination that reads a value which failed, instead of judging it as unset', () => {
+    // A mistyped DISCORD_GATEWAY must not read as `false` and demand the HTTP-interactions key.
+    const problems = problemsFor({ DISCORD_TOKEN: 'MTE-token', DISCORD_APPLICATION_ID: '1234567890', DISCORD_GATEWAY: 'nope' });
+    expect(problems.map((problem) => problem.variable)).toEqual(['DISCORD_GATEWAY']);
+    // A set but malformed public key is reported as malformed, not as missing.
+    const malformedKey = problemsFor({ DISCORD_TOKEN: 'MTE-token', DISCORD_APPLICATION_ID: '1234567890', DISCORD_GATEWAY: 'false', DISCORD_PUBLIC_KEY: 'not-hex' });
+    expect(malformedKey.map((problem) => problem.variable)).toEqual(['DISCORD_PUBLIC_KEY']);
+    expect(malformedKey[0]?.problem).toMatch(/64-hex-digit/);
+  });
+
   it('never puts a secret value into a problem description', () => {
     const error = (() => {
       try {
@@ -59,17 +74,19 @@ describe('loadConfig', () => {
 });
 
 describe('starting with a bad configuration', () => {
-  it('exits non-zero with a readable list and no stack trace', () => {
+  it('exits non-zero with a readable list of every problem, combinations included, and no stack trace', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { PATH: process.env.PATH, REDIS_URL: 'nonsense', LLM_PROVIDER: 'gpt' },
+      env: { PATH: process.env.PATH, REDIS_URL: 'nonsense', LLM_PROVIDER: 'gpt', SLACK_BOT_TOKEN: 'xoxb-123456' },
       encoding: 'utf8',
       input: '',
       timeout: 60_000,
     });
     expect(run.status).toBe(2);
-    expect(run.stderr).toContain('The configuration has 2 problems:');
+    expect(run.stderr).toContain('The configuration has 3 problems:');
     expect(run.stderr).toContain('  - LLM_PROVIDER: must be one of: clova, openai, offline (for example: clova)');
     expect(run.stderr).toContain('  - REDIS_URL: must be a URL starting with redis:// or rediss://');
+    expect(run.stderr).toContain('  - SLACK_SIGNING_SECRET: is required with SLACK_BOT_TOKEN unless SLACK_APP_TOKEN selects Socket Mode');
+    expect(run.stderr).not.toContain('xoxb-123456');
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 });
