@@ -18,6 +18,10 @@ export interface ConsoleRunResult {
   failed: number;
 }
 
+const PROMPT = '\x1b[1myou>\x1b[0m ';
+/** Width assumed when the terminal does not say. */
+const DEFAULT_COLUMNS = 80;
+
 const HELP = [
   'Commands:',
   '  /new    start a new thread (the bot forgets this conversation)',
@@ -31,12 +35,14 @@ const HELP = [
  */
 export async function runConsoleChat(options: ConsoleAdapterOptions): Promise<ConsoleRunResult> {
   const { engine, output, interactive } = options;
-  const lines = createInterface({ input: options.input, terminal: interactive, crlfDelay: Infinity });
+  // At a terminal readline puts the input in raw mode, so it must also own the echo and the prompt
+  // (given `output`), or a person types blind and line editing redraws the wrong prompt.
+  const lines = createInterface({ input: options.input, ...(interactive ? { output, prompt: PROMPT } : {}), terminal: interactive, crlfDelay: Infinity });
   const result: ConsoleRunResult = { answered: 0, failed: 0 };
   let threadKey = newThreadKey();
   let turn = 0;
   const prompt = () => {
-    if (interactive) output.write('\x1b[1myou>\x1b[0m ');
+    if (interactive) lines.prompt();
   };
 
   if (interactive && options.banner) output.write(`${options.banner}\n${HELP}\n\n`);
@@ -130,7 +136,8 @@ class TerminalSink implements ReplySink {
         break;
       case 'turn-failed':
         this.clearStatus();
-        if (this.preview) this.output.write('\n');
+        // A cut-off preview must not stay on screen looking like an answer: the failure line takes its place.
+        this.erasePreview();
         this.output.write(`\x1b[31mbot> ${event.userMessage}\x1b[0m\n\n`);
         break;
     }
@@ -147,17 +154,19 @@ class TerminalSink implements ReplySink {
     this.statusShown = false;
   }
 
-  /** Replaces the streamed preview with the final answer (which carries citations the preview lacked). */
+  /** Clears the streamed preview for what replaces it: the final answer (which carries the citations the preview lacked) or the failure line. */
   private erasePreview(): void {
     if (this.preview === '') return;
-    const rows = terminalRows(`bot> ${stripControlCharacters(this.preview)}`, this.output.columns ?? 80);
+    const rows = terminalRows(`bot> ${stripControlCharacters(this.preview)}`, this.output.columns);
     this.output.write(`\r${rows > 1 ? `\x1b[${rows - 1}A` : ''}\x1b[J`);
     this.preview = '';
   }
 }
 
 /** How many terminal rows `text` occupies at `columns` wide (wide East Asian characters take two columns). */
-export function terminalRows(text: string, columns: number): number {
+export function terminalRows(text: string, columns: number | undefined): number {
+  // A pseudo-terminal nobody sized (`script`, some `docker exec -t`) reports 0 columns.
+  if (!columns || columns < 1) columns = DEFAULT_COLUMNS;
   let rows = 0;
   for (const line of text.split('\n')) {
     let width = 0;
