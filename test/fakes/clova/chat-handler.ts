@@ -7,7 +7,7 @@ import type { FakeContext } from './fake-clova-server.js';
 import { fakePromptTokens } from './fake-token-count.js';
 import { answerJsonFault } from './faults.js';
 import { chatV1Body, chatV3Body, validate } from './request-validation.js';
-import { isFault, nextReply, type ChatAnswer, type ChatReply, type ChatRequestView, type ScriptedFault } from './scripts.js';
+import { isFault, nextReply, type ChatAnswer, type ChatReply, type ChatRequestView, type ScriptedFault, type StreamPause } from './scripts.js';
 import { formatSseEvent, sendEnvelope, startSse, writeSseEvents, type SseWritePlan } from './wire-writer.js';
 
 export interface ChatCall {
@@ -98,7 +98,12 @@ export async function handleChat(context: FakeContext, call: ChatCall): Promise<
   }
   const plan = planAnswer(reply, planContext);
   if (!call.streaming) return sendEnvelope(response, '20000', 'OK', { result: resultPayload(plan) });
-  return streamPlan(context, call, plan, reply.byteChunkSize ? { byteChunkSize: reply.byteChunkSize } : {});
+  return streamPlan(context, call, plan, { ...(reply.byteChunkSize ? { byteChunkSize: reply.byteChunkSize } : {}), ...pausePlan(reply.pauses) });
+}
+
+/** Scripted pauses counted in token events, as the SSE writer counts events (token events come first). */
+function pausePlan(pauses: StreamPause[] | undefined): Pick<SseWritePlan, 'pauses'> {
+  return pauses ? { pauses: pauses.map((pause) => ({ afterEvents: pause.afterTokens, until: pause.until })) } : {};
 }
 
 function streamEvents(plan: PlannedAnswer): string[] {
@@ -132,7 +137,7 @@ async function answerChatFault(
       const plan = textPlan(fault.text);
       const afterTokens = fault.afterTokens ?? Math.floor(plan.textPieces.length / 2);
       startSse(response);
-      return writeSseEvents(response, streamEvents(plan), { cutAfterEvents: afterTokens, signal: context.signal });
+      return writeSseEvents(response, streamEvents(plan), { cutAfterEvents: afterTokens, ...pausePlan(fault.pauses), signal: context.signal });
     }
     case 'stall-mid-stream': {
       const plan = textPlan(fault.text);
@@ -151,7 +156,7 @@ async function answerChatFault(
       return writeSseEvents(response, [
         ...tokenPayloads(plan).map((payload) => formatSseEvent('token', payload)),
         formatSseEvent('error', { status: { code: fault.code ?? '40003', message: fault.message ?? 'Context length exceeded' } }),
-      ]);
+      ], { ...pausePlan(fault.pauses), signal: context.signal });
     }
     default:
       // HTTP-level failures come before any event, exactly as for JSON calls.

@@ -117,6 +117,17 @@ export function searchThenCite(request: RagReasoningRequestView): RagReasoningAn
   return { text: documents.slice(0, MAX_CITED).map((document) => citeSpan(document.id, firstSentence(document.doc))).join(' ') };
 }
 
+/**
+ * `searchThenCite` for a chat model with function calling (the bot's chat reasoner, used when RAG
+ * Reasoning is off): the same search step and cited answer, without the thinking text, which the
+ * chat models that take tools do not stream.
+ */
+export function searchThenCiteInChat(request: ChatRequestView): ChatAnswer {
+  const tools = (request.body.tools ?? []) as RagReasoningRequestView['tools'];
+  const { thinking: _thinking, ...answer } = searchThenCite({ messages: request.messages, tools, body: request.body });
+  return answer;
+}
+
 /** Bulleted first sentences of the texts, as the summarization API formats its output. */
 export function extractiveSummary(texts: string[]): string {
   return texts

@@ -11,12 +11,21 @@ export interface ScriptedToolCall {
   arguments: Record<string, unknown>;
 }
 
+/**
+ * Holds a streamed reply after `afterTokens` token events until `until` settles, so a test can watch
+ * the answer arrive piece by piece (what the user sees mid-stream) without depending on timing.
+ */
+export interface StreamPause {
+  afterTokens: number;
+  until: Promise<unknown>;
+}
+
 /** Failures the fake can inject in place of a reply. */
 export type ScriptedFault =
   /** Waits `delayMs` before sending response headers, then answers `then` (default: an empty text). */
   | { fault: 'slow-first-byte'; delayMs: number; then?: ChatAnswer }
   /** Streams the first `afterTokens` token events of `text`, then destroys the socket. JSON calls: cut the body. */
-  | { fault: 'cut-mid-stream'; text: string; afterTokens?: number }
+  | { fault: 'cut-mid-stream'; text: string; afterTokens?: number; pauses?: StreamPause[] }
   /** Sends `afterTokens` token events, then goes quiet for `stallMs` before finishing (body timeout tests). */
   | { fault: 'stall-mid-stream'; text: string; afterTokens?: number; stallMs: number }
   /** A body that is not valid JSON (JSON calls) or a token event whose data is not JSON (streams). */
@@ -26,7 +35,7 @@ export type ScriptedFault =
   /** HTTP 429 `42901` with `Retry-After` (seconds, default 1; `retryAfter: 'http-date'` sends a date instead). */
   | { fault: 'rate-limit'; retryAfterSeconds?: number; retryAfter?: 'seconds' | 'http-date' | 'none' }
   /** Streams `text` (may be empty), then an `error` event; default code 40003 "Context length exceeded". */
-  | { fault: 'error-event'; text?: string; code?: string; message?: string }
+  | { fault: 'error-event'; text?: string; code?: string; message?: string; pauses?: StreamPause[] }
   /** Any envelope, e.g. HTTP 200 carrying code 40001: non-20000 codes are errors even on HTTP 200. */
   | { fault: 'status'; httpStatus: number; code: string; message: string };
 
@@ -39,6 +48,8 @@ export interface ChatAnswer {
   finishReason?: string;
   /** Streams the whole SSE body in slices of this many bytes, flushed one by one (split-boundary tests). */
   byteChunkSize?: number;
+  /** Streamed calls only: where the stream holds until the test lets it go on. */
+  pauses?: StreamPause[];
 }
 
 export type ChatReply = ChatAnswer | ScriptedFault;

@@ -55,7 +55,27 @@ export interface SseWritePlan {
   /** Pauses this long after `stallAfterEvents` events. */
   stallAfterEvents?: number;
   stallMs?: number;
+  /** Holds before the event at index `afterEvents` (or before the end or cut, at the count sent) until `until` settles; not with `byteChunkSize`. */
+  pauses?: Array<{ afterEvents: number; until: Promise<unknown> }>;
   signal?: AbortSignal;
+}
+
+/** Waits for every pause placed at `index`; false once the response or the fake is gone. */
+async function holdAt(response: ServerResponse, plan: SseWritePlan, index: number): Promise<boolean> {
+  for (const pause of plan.pauses ?? []) {
+    if (pause.afterEvents !== index) continue;
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        plan.signal?.removeEventListener('abort', stop);
+        response.off('close', stop);
+        resolve();
+      };
+      plan.signal?.addEventListener('abort', stop, { once: true });
+      response.once('close', stop);
+      pause.until.then(stop, stop);
+    });
+  }
+  return !response.destroyed && !plan.signal?.aborted;
 }
 
 /** Streams framed events according to `plan`, then ends the response (or cuts it). */
@@ -77,8 +97,10 @@ export async function writeSseEvents(response: ServerResponse, events: string[],
         await delay(plan.stallMs, undefined, { signal: plan.signal }).catch(() => undefined);
         if (response.destroyed || plan.signal?.aborted) return;
       }
+      if (!(await holdAt(response, plan, index))) return;
       await writeFlushed(response, sent[index] ?? '');
     }
+    if (!(await holdAt(response, plan, sent.length))) return;
   }
   if (cutAt !== undefined) {
     response.socket?.destroy();
