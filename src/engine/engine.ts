@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BotError, errorCodeOf, userMessageOf } from '../errors.js';
 import { emptyThreadState, type StoredMessage, type ThreadState } from '../history/thread-state.js';
 import type { ThreadStore } from '../history/thread-store.js';
-import type { Coordinator, ThreadLock } from '../coordination/coordinator.js';
+import type { Coordinator, PendingHold, ThreadLock } from '../coordination/coordinator.js';
 import type { HistoryCompactor, TokenBudget } from '../compaction/types.js';
 import type { Answerer } from './answerer.js';
 import { textAnswer, type Answer } from './answer.js';
@@ -10,6 +10,7 @@ import { asksForPerson, caseSummary } from './handoff.js';
 import { EmptyMessageError, EngineClosingError, TurnTimeoutError } from './turn-errors.js';
 import { boundMessage, inFlightRecord, isBlank, withAssistantMessage, withUnansweredMessage } from './thread-transitions.js';
 import { trackReplyHandle } from './reply-handle-tracking.js';
+import { waitingMessageFrom, waitingMessagePayload } from './waiting-message.js';
 import type {
   ConversationEngine,
   Feedback,
@@ -74,6 +75,8 @@ class Engine implements ConversationEngine {
   private readonly closeController = new AbortController();
   /** Identifies this process in in-flight records, for operators reading them. */
   private readonly processId = randomUUID();
+  /** The sinks adapters gave for recovery, by platform: a live turn uses them for messages abandoned ahead of it. */
+  private readonly recoverySinks = new Map<Platform, RecoverySinkFactory>();
 
   constructor(options: ConversationEngineOptions) {
     this.options = { eventTtlMs: 24 * 3600 * 1000, now: Date.now, ...options };
@@ -113,57 +116,101 @@ class Engine implements ConversationEngine {
 
   async recoverOrphanedTurns(platform: Platform, sinkFor: RecoverySinkFactory): Promise<number> {
     const { coordinator, store, logger } = this.options;
+    this.recoverySinks.set(platform, sinkFor);
     let recovered = 0;
     for (const threadKey of await coordinator.listInFlight()) {
       if (this.closing) break;
       const log = logger.child({ threadKey, platform, recovery: true });
       try {
-        const finished = await coordinator.withThreadLock(
+        recovered += await coordinator.withThreadLock(
           threadKey,
           async (lock) => {
             // Holding the lock proves no live turn is running here; a leftover record means its process died.
             const state = (await store.load(threadKey)).state;
             const orphan = state?.inFlight;
-            if (!state || !orphan) {
-              await coordinator.clearInFlight(threadKey);
-              return false;
-            }
-            if (orphan.platform !== platform) return false;
-            const stored = state.messages.find((message) => message.id === orphan.messageId && message.role === 'user');
-            const message: IncomingMessage = {
-              platform: orphan.platform,
-              threadKey,
-              eventId: orphan.eventId,
-              messageId: orphan.messageId,
-              scope: orphan.scope,
-              author: { id: orphan.authorId, ...(orphan.authorName ? { name: orphan.authorName } : {}) },
-              text: stored?.content ?? '',
-              receivedAt: orphan.receivedAt,
-            };
-            log.warn({ orphanedBy: orphan.processId, messageId: orphan.messageId }, 'finishing a turn left in flight by a process that stopped');
-            const sink = sinkFor(message, orphan.replyHandle);
-            if (orphan.answer) {
-              // The answer was stored before its process died; post it rather than ask the model again.
-              await this.emit(sink, { type: 'answer-completed', answer: orphan.answer }, log);
-              await this.finishInFlight(state, lock, log);
-              return true;
-            }
-            await this.attempt(message, sink, log, async () => {
-              const policy = await this.policyFor(message);
-              // A channel switched off since the crash still gets its reply finished, with the defaults.
-              return this.answerInLock(message, sink, lock, log, policy === 'disabled' ? this.defaultPolicy() : policy);
-            });
-            return true;
+            if (orphan && orphan.platform !== platform) return 0;
+            // Messages that waited behind the orphan come after it, in the order they arrived.
+            const finishedOrphan = state && orphan ? await this.finishOrphan(threadKey, state, orphan, sinkFor, lock, log) : 0;
+            const answered = await this.answerAbandoned(threadKey, platform, sinkFor, lock, log);
+            if (!orphan) await coordinator.clearInFlight(threadKey);
+            return finishedOrphan + answered;
           },
           { waitTimeoutMs: 1_000 },
         );
-        if (finished) recovered += 1;
       } catch (error) {
         // Busy threads are being answered by a live process right now; anything else is retried on the next sweep.
         if (!(error instanceof LockWaitTimeoutError)) log.warn({ err: describeError(error) }, 'could not recover an orphaned turn');
       }
     }
     return recovered;
+  }
+
+  /** Finishes a turn whose process died while it held the thread (the caller holds the lock now). */
+  private async finishOrphan(
+    threadKey: string,
+    state: ThreadState,
+    orphan: NonNullable<ThreadState['inFlight']>,
+    sinkFor: RecoverySinkFactory,
+    lock: ThreadLock,
+    log: Logger,
+  ): Promise<number> {
+    const stored = state.messages.find((message) => message.id === orphan.messageId && message.role === 'user');
+    const message: IncomingMessage = {
+      platform: orphan.platform,
+      threadKey,
+      eventId: orphan.eventId,
+      messageId: orphan.messageId,
+      scope: orphan.scope,
+      author: { id: orphan.authorId, ...(orphan.authorName ? { name: orphan.authorName } : {}) },
+      text: stored?.content ?? '',
+      receivedAt: orphan.receivedAt,
+    };
+    log.warn({ orphanedBy: orphan.processId, messageId: orphan.messageId }, 'finishing a turn left in flight by a process that stopped');
+    const sink = sinkFor(message, orphan.replyHandle);
+    if (orphan.answer) {
+      // The answer was stored before its process died; post it rather than ask the model again.
+      await this.emit(sink, { type: 'answer-completed', answer: orphan.answer }, log);
+      await this.finishInFlight(state, lock, log);
+      return 1;
+    }
+    await this.attempt(message, sink, log, async () => {
+      const policy = await this.policyFor(message);
+      // A channel switched off since the crash still gets its reply finished, with the defaults.
+      return this.answerInLock(message, sink, lock, log, policy === 'disabled' ? this.defaultPolicy() : policy);
+    });
+    return 1;
+  }
+
+  /**
+   * Answers, oldest first, the messages whose process stopped while they waited for this thread (the
+   * caller holds its lock): into the reply that process had started, or a new one in the thread.
+   * `arrivedBefore` keeps to those ahead of a live turn's own message.
+   */
+  private async answerAbandoned(threadKey: string, platform: Platform, sinkFor: RecoverySinkFactory, lock: ThreadLock, log: Logger, arrivedBefore?: number): Promise<number> {
+    const { coordinator, store } = this.options;
+    // All messages of a thread share its platform; another platform's process could not post the answers.
+    const readable = (await coordinator.listPending(threadKey)).map((entry) => waitingMessageFrom(threadKey, entry.payload)).find((waiting) => waiting !== undefined);
+    if (readable?.message.platform !== platform) return 0;
+    let answered = 0;
+    for (const entry of await coordinator.takeAbandonedPending(threadKey, arrivedBefore === undefined ? {} : { arrivedBefore })) {
+      const waiting = waitingMessageFrom(threadKey, entry.payload);
+      if (!waiting) {
+        log.error({ pendingId: entry.id }, 'dropped a waiting message whose record could not be read');
+        continue;
+      }
+      const { message, replyHandle } = waiting;
+      // Stored means its own turn had begun before the process stopped: that turn's in-flight record covered it.
+      const state = (await store.load(threadKey)).state;
+      if (state?.messages.some((stored) => stored.id === message.messageId && stored.role === 'user')) continue;
+      log.warn({ messageId: message.messageId, eventId: message.eventId }, 'answering a message whose process stopped while it waited for its thread');
+      const sink = sinkFor(message, replyHandle);
+      await this.attempt(message, sink, log, async () => {
+        const policy = await this.policyFor(message);
+        return this.answerInLock(message, sink, lock, log, policy === 'disabled' ? this.defaultPolicy() : policy);
+      });
+      answered += 1;
+    }
+    return answered;
   }
 
   async close(deadlineMs = 30_000): Promise<void> {
@@ -191,19 +238,77 @@ class Engine implements ConversationEngine {
       if (policy === 'disabled') return { kind: 'ignored' } as const;
       if (!(await coordinator.claimEvent(message.eventId, this.options.eventTtlMs))) return { kind: 'duplicate' } as const;
       if (isBlank(message.text)) throw new EmptyMessageError();
+      // While it waits for the thread the message exists nowhere else: recorded, it survives this process.
+      const hold = await this.recordWaiting(message);
       const queuedAt = this.options.now();
-      return coordinator.withThreadLock(
-        message.threadKey,
-        async (lock) => {
-          metrics?.queueWait.observe((this.options.now() - queuedAt) / 1000);
-          return this.answerInLock(message, sink, lock, log, policy);
-        },
-        { onQueued: () => this.emit(sink, { type: 'turn-queued' }, log), waitTimeoutMs: this.options.turnTimeoutMs },
-      );
+      try {
+        return await coordinator.withThreadLock(
+          message.threadKey,
+          async (lock) => {
+            metrics?.queueWait.observe((this.options.now() - queuedAt) / 1000);
+            await this.answerAbandonedAhead(message, hold.sequence, lock, log);
+            if (!(await hold.isOurs())) {
+              // Our lease ran out while we waited (a long pause), and another process has answered the message.
+              log.warn({ messageId: message.messageId }, 'a waiting message was taken over by another process; not answering it twice');
+              return { kind: 'duplicate' } as const;
+            }
+            try {
+              return await this.answerInLock(message, sink, lock, log, policy, () => hold.remove());
+            } finally {
+              // A turn that ended before storing the message (it failed, and the user was told) drops the record too.
+              await hold.remove().catch((error: unknown) => log.warn({ err: describeError(error) }, 'could not remove the record of a waiting message'));
+            }
+          },
+          { onQueued: () => this.announceQueued(message, sink, hold, log), waitTimeoutMs: this.options.turnTimeoutMs },
+        );
+      } catch (error) {
+        // The wait failed (timeout, Redis): the user is told so, unless another process took the message over meanwhile.
+        if (!(await hold.remove().catch(() => true))) return { kind: 'duplicate' } as const;
+        throw error;
+      }
     });
     metrics?.turns.inc({ platform: message.platform, outcome: outcome.kind });
     if (outcome.kind === 'answered') metrics?.turnDuration.observe((this.options.now() - message.receivedAt) / 1000);
     return outcome;
+  }
+
+  /**
+   * Records a claimed message as waiting for its thread. One that cannot be recorded is refused, and
+   * its event claim given back so that a platform retry can be taken.
+   */
+  private async recordWaiting(message: IncomingMessage): Promise<PendingHold> {
+    try {
+      return await this.options.coordinator.addPending(message.threadKey, waitingMessagePayload(message, this.options.maxMessageChars));
+    } catch (error) {
+      await this.options.coordinator.releaseEvent(message.eventId).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Tells the user the message waits, and records where that shows: the answer belongs there, whoever writes it. */
+  private async announceQueued(message: IncomingMessage, sink: ReplySink, hold: PendingHold, log: Logger): Promise<void> {
+    await this.emit(sink, { type: 'turn-queued' }, log);
+    const replyHandle = sink.replyHandle?.();
+    if (!replyHandle) return;
+    await hold.update(waitingMessagePayload(message, this.options.maxMessageChars, replyHandle)).catch((error: unknown) => {
+      log.warn({ err: describeError(error) }, 'could not record where a waiting message shows');
+    });
+  }
+
+  /**
+   * A turn that got the lock first answers the messages that arrived before it and were left by a
+   * stopped process, so the thread keeps its order. Only with this platform's recovery sinks (given
+   * by the adapter's sweep); without them a sweep that has them answers those messages later.
+   */
+  private async answerAbandonedAhead(message: IncomingMessage, sequence: number, lock: ThreadLock, log: Logger): Promise<void> {
+    const sinkFor = this.recoverySinks.get(message.platform);
+    if (!sinkFor) return;
+    try {
+      await this.answerAbandoned(message.threadKey, message.platform, sinkFor, lock, log.child({ recovery: true }), sequence);
+    } catch (error) {
+      // Left for the sweep; the user's own message must not fail because of someone else's.
+      log.warn({ err: describeError(error) }, 'could not answer messages abandoned ahead of this one');
+    }
   }
 
   /** Runs the turn and turns every failure into one plain line for the user (details go to the log). */
@@ -274,7 +379,8 @@ class Engine implements ConversationEngine {
     return this.options.policyFor ? this.options.policyFor(message) : this.defaultPolicy();
   }
 
-  private async answerInLock(message: IncomingMessage, sink: ReplySink, lock: ThreadLock, log: Logger, policy: TurnPolicy): Promise<TurnOutcome> {
+  /** `onStored` runs once the user's message is saved in the thread (from then on the thread state keeps it). */
+  private async answerInLock(message: IncomingMessage, sink: ReplySink, lock: ThreadLock, log: Logger, policy: TurnPolicy, onStored?: () => Promise<unknown>): Promise<TurnOutcome> {
     const { store } = this.options;
     const { compactor, answerer } = policy;
     const notices: string[] = [];
@@ -298,14 +404,26 @@ class Engine implements ConversationEngine {
     if (!state.messages.some((stored) => stored.id === userMessage.id && stored.role === 'user')) {
       state = { ...state, messages: [...state.messages, userMessage], updatedAt: this.options.now() };
     }
+    const stored = async () => {
+      try {
+        await onStored?.();
+      } catch (error) {
+        // Harmless: recovery finds the message stored and drops the record.
+        log.warn({ err: describeError(error) }, 'could not remove the record of a waiting message');
+      }
+    };
     const handedOver = await this.applyHandoff(message, state, policy, sink, lock, log);
-    if (handedOver) return handedOver;
+    if (handedOver) {
+      await stored();
+      return handedOver;
+    }
     if (state.handoff?.humanJoinedAt) state = { ...state, handoff: undefined }; // addressed again: the bot is back
     state = { ...state, inFlight: inFlightRecord(message, this.processId, this.options.now(), state.inFlight?.messageId === message.messageId ? state.inFlight.replyHandle : undefined) };
     // Persist before any model call: whatever happens next, what the user wrote is kept.
     await lock.assertHeld();
     await this.options.coordinator.markInFlight(message.threadKey);
     await store.save(state);
+    await stored();
     const tracker = trackReplyHandle(sink, () => state, async (next) => {
       state = next;
       try {
@@ -337,9 +455,8 @@ class Engine implements ConversationEngine {
       const completed: Answer = { ...answer, notices: [...notices, ...answer.notices] };
       await tracker.settle();
       let next = withAssistantMessage(fitted.state, userMessage.id, completed, this.options.now());
-      if (answer.usage && answer.usage.inputTokens > 0) {
-        next = compactor.correctFromUsage(next, fitted, answer.usage.inputTokens, answerer.reservedTokens);
-      }
+      // Only one call's figure next to what that call added can correct the counts; `usage` sums every call of the answer.
+      if (answer.promptTokens) next = compactor.correctFromUsage(next, fitted, answer.promptTokens);
       // Stored with the answer still in flight, posted, then marked done: a process that dies while a
       // slow platform takes the post leaves the answer for the next one to post (see recoverOrphanedTurns).
       next = { ...next, inFlight: state.inFlight ? { ...state.inFlight, answer: completed } : undefined };

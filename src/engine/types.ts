@@ -116,7 +116,9 @@ export interface ConversationEngine {
   recordFeedback(feedback: Feedback): Promise<void>;
   /**
    * Finishes turns that a crashed or killed process left in flight on `platform`: each is answered
-   * again into the reply it had started (via `sinkFor`), exactly once across replicas. Returns how many.
+   * again into the reply it had started (via `sinkFor`), exactly once across replicas. Messages that
+   * were still waiting for their thread in that process are answered after it, in arrival order.
+   * Returns how many. The engine keeps `sinkFor` so that a live turn can answer such messages first.
    */
   recoverOrphanedTurns(platform: Platform, sinkFor: RecoverySinkFactory): Promise<number>;
   /** Stops taking new turns, lets running ones finish (up to `deadlineMs`), then releases everything. */

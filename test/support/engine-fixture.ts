@@ -21,6 +21,8 @@ export interface TestEngineOptions {
   keyPrefix?: string;
   compactor?: HistoryCompactor;
   lockTtlMs?: number;
+  /** How long a queued turn keeps its place (and its waiting message its lease) without a heartbeat. */
+  waiterTtlMs?: number;
   turnTimeoutMs?: number;
   maxMessageChars?: number;
   logger?: Logger;
@@ -50,6 +52,7 @@ export async function createTestEngine(options: TestEngineOptions): Promise<Test
     threadTtlMs: 3600_000,
     logger,
     lockTtlMs: options.lockTtlMs,
+    waiterTtlMs: options.waiterTtlMs,
   });
   const compactor = options.compactor ?? sendEverythingCompactor();
   const budget = { windowTokens: 128_000, maxOutputTokens: 1024 };

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createTestEngine, incomingMessage, recordingSink, scriptedAnswerer } from '../../support/engine-fixture.js';
-import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix } from '../../support/redis.js';
-import type { ReplyHandle, ReplySink } from '../../../src/engine/types.js';
+import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix, withRedisClient } from '../../support/redis.js';
+import type { Answerer } from '../../../src/engine/answerer.js';
+import type { RecoverySinkFactory, ReplyHandle, ReplySink } from '../../../src/engine/types.js';
 
 describe('turns left in flight by a process that died', () => {
   it('are finished once, into the reply the dead process had started, even with two replicas sweeping', async () => {
@@ -127,6 +128,161 @@ describe('turns left in flight by a process that died', () => {
     } finally {
       await live.close();
       await sweeper.close();
+      await deleteKeysWithPrefix(url, keyPrefix);
+    }
+  });
+});
+
+describe('messages that waited for their thread when their process died', () => {
+  it('are answered once by a survivor, after the turn they waited behind and into the placeholder they showed, even with two replicas sweeping', async () => {
+    const url = requireRedisUrl();
+    const keyPrefix = uniquePrefix('crash-queued');
+    // Short lock and waiter expiry (the waiting message's lease follows the waiter's): recovery within a second.
+    const tuning = { redisUrl: url, keyPrefix, lockTtlMs: 300, waiterTtlMs: 600 };
+    const hanging = scriptedAnswerer([{ text: 'never finished', delayMs: 60_000 }]);
+    const dying = await createTestEngine({ answerer: hanging, ...tuning });
+    const threadKey = 'slack:T1:C1:900.000';
+    const first = incomingMessage(threadKey, 'what is the refund policy?', { platform: 'slack' });
+    const second = incomingMessage(threadKey, 'and for digital goods?', { platform: 'slack' });
+    void dying.engine.handle(first, recordingSink()).catch(() => {});
+    await expect.poll(() => hanging.requests.length).toBe(1);
+    // The second message waits behind the first, showing a "waiting…" placeholder, when the process dies.
+    const queuedSink = recordingSink();
+    const placeholder = { channelId: 'C1', threadTs: '900.000', messageTs: '900.100' };
+    const waitingSink: ReplySink = { emit: (event) => queuedSink.emit(event), replyHandle: () => (queuedSink.events.length > 0 ? placeholder : undefined) };
+    void dying.engine.handle(second, waitingSink).catch(() => {});
+    await expect.poll(async () => (await dying.backends.coordinator.listPending(threadKey)).map((entry) => JSON.parse(entry.payload) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ messageId: second.messageId, text: second.text, replyHandle: placeholder }),
+    ]);
+    dying.backends.redis!.destroy();
+
+    const answerer = scriptedAnswerer((request) => ({ text: `Answer to: ${request.message.text}` }));
+    const survivors = [await createTestEngine({ answerer, ...tuning }), await createTestEngine({ answerer, ...tuning })];
+    const recovered: Array<{ messageId: string; handle: ReplyHandle | undefined; sink: ReturnType<typeof recordingSink> }> = [];
+    const sinkFor: RecoverySinkFactory = (message, handle) => {
+      const sink = recordingSink();
+      recovered.push({ messageId: message.messageId, handle, sink });
+      return sink;
+    };
+    try {
+      await expect
+        .poll(async () => {
+          await Promise.all(survivors.map((survivor) => survivor.engine.recoverOrphanedTurns('slack', sinkFor)));
+          return recovered.length;
+        }, { timeout: 15_000, interval: 100 })
+        .toBe(2);
+      expect(recovered.map((entry) => [entry.messageId, entry.sink.events.at(-1)?.type])).toEqual([
+        [first.messageId, 'answer-completed'],
+        [second.messageId, 'answer-completed'],
+      ]);
+      expect(recovered[1]!.handle).toEqual(placeholder);
+      expect(answerer.requests.map((request) => request.message.text)).toEqual([first.text, second.text]);
+      const state = (await survivors[0]!.backends.store.load(threadKey)).state!;
+      expect(state.messages.map((message) => [message.role, message.content, message.status])).toEqual([
+        ['user', first.text, 'answered'],
+        ['assistant', `Answer to: ${first.text}`, undefined],
+        ['user', second.text, 'answered'],
+        ['assistant', `Answer to: ${second.text}`, undefined],
+      ]);
+      // Nothing is left for later sweeps.
+      expect(await survivors[0]!.engine.recoverOrphanedTurns('slack', sinkFor)).toBe(0);
+      expect(recovered).toHaveLength(2);
+      expect(await survivors[0]!.backends.coordinator.listPending(threadKey)).toEqual([]);
+      expect(await survivors[0]!.backends.coordinator.listInFlight()).toEqual([]);
+    } finally {
+      await Promise.all(survivors.map((survivor) => survivor.close()));
+      await dying.engine.close(100).catch(() => {});
+      await deleteKeysWithPrefix(url, keyPrefix);
+    }
+  });
+
+  it('are answered by the live turn that gets the thread next, before its own message, so the thread keeps its order', async () => {
+    const url = requireRedisUrl();
+    const keyPrefix = uniquePrefix('crash-queued-live');
+    const tuning = { redisUrl: url, keyPrefix, lockTtlMs: 2_000, waiterTtlMs: 600 };
+    let releaseFirst!: () => void;
+    const firstMayFinish = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const answered: string[] = [];
+    const scripted = scriptedAnswerer((request) => ({ text: `Answer to: ${request.message.text}` }));
+    const answerer: Answerer = {
+      reservedTokens: 0,
+      async answer(request) {
+        if (request.message.text === 'first') await firstMayFinish;
+        answered.push(request.message.text);
+        return scripted.answer(request);
+      },
+    };
+    const live = await createTestEngine({ answerer, ...tuning });
+    const dying = await createTestEngine({ answerer, ...tuning });
+    const recovered: string[] = [];
+    const recoveredSinks: Array<ReturnType<typeof recordingSink>> = [];
+    // The adapter's startup sweep hands the engine its recovery sinks (nothing is in flight yet).
+    expect(
+      await live.engine.recoverOrphanedTurns('slack', (message) => {
+        recovered.push(message.text);
+        const sink = recordingSink();
+        recoveredSinks.push(sink);
+        return sink;
+      }),
+    ).toBe(0);
+    const threadKey = 'slack:T1:C1:950.000';
+    const message = (text: string) => incomingMessage(threadKey, text, { platform: 'slack' });
+    try {
+      const firstTurn = live.engine.handle(message('first'), recordingSink());
+      await expect.poll(async () => (await live.backends.store.load(threadKey)).state?.inFlight).toBeTruthy();
+      void dying.engine.handle(message('second'), recordingSink()).catch(() => {});
+      await expect.poll(async () => (await live.backends.coordinator.listPending(threadKey)).length).toBe(1);
+      const thirdTurn = live.engine.handle(message('third'), recordingSink());
+      await expect.poll(async () => (await live.backends.coordinator.listPending(threadKey)).length).toBe(2);
+      dying.backends.redis!.destroy();
+      releaseFirst();
+
+      expect((await firstTurn).kind).toBe('answered');
+      expect((await thirdTurn).kind).toBe('answered');
+      expect(answered).toEqual(['first', 'second', 'third']);
+      expect(recovered).toEqual(['second']);
+      expect(recoveredSinks[0]!.events.at(-1)).toMatchObject({ type: 'answer-completed' });
+      const state = (await live.backends.store.load(threadKey)).state!;
+      expect(state.messages.map((stored) => [stored.role, stored.content])).toEqual([
+        ['user', 'first'],
+        ['assistant', 'Answer to: first'],
+        ['user', 'second'],
+        ['assistant', 'Answer to: second'],
+        ['user', 'third'],
+        ['assistant', 'Answer to: third'],
+      ]);
+      expect(await live.backends.coordinator.listPending(threadKey)).toEqual([]);
+      expect(await live.backends.coordinator.listInFlight()).toEqual([]);
+    } finally {
+      releaseFirst();
+      await live.close();
+      await dying.engine.close(100).catch(() => {});
+      await deleteKeysWithPrefix(url, keyPrefix);
+    }
+  });
+
+  it('are refused plainly, with the event claim given back, when the waiting record cannot be written', async () => {
+    const url = requireRedisUrl();
+    const keyPrefix = uniquePrefix('pending-write-fails');
+    const answerer = scriptedAnswerer([{ text: 'must not be reached' }]);
+    const fixture = await createTestEngine({ answerer, redisUrl: url, keyPrefix });
+    const threadKey = 'slack:T1:C1:990.000';
+    // A key of the wrong type where the thread's arrival counter belongs: Redis refuses the write.
+    await withRedisClient(url, (client) => client.hSet(`${keyPrefix}:pending-arrivals:{${threadKey}}`, 'not', 'a counter'));
+    const message = incomingMessage(threadKey, 'is anyone there?', { platform: 'slack' });
+    const sink = recordingSink();
+    try {
+      const outcome = await fixture.engine.handle(message, sink);
+      expect(outcome).toMatchObject({ kind: 'failed', code: 'redis_unavailable' });
+      expect(sink.events).toEqual([
+        { type: 'turn-failed', code: 'redis_unavailable', userMessage: 'I cannot reach my conversation memory right now, so I could not take your message. Please send it again in a minute.' },
+      ]);
+      expect(answerer.requests).toHaveLength(0);
+      // Given back: a platform retry of the same event is taken.
+      expect(await fixture.engine.claimEvent(message.eventId)).toBe(true);
+      expect(await fixture.backends.coordinator.listInFlight()).toEqual([]);
+    } finally {
+      await fixture.close();
       await deleteKeysWithPrefix(url, keyPrefix);
     }
   });
