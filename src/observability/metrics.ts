@@ -20,7 +20,18 @@ export class Metrics {
   readonly queueWait = this.latency('threadline_queue_wait_seconds', 'Time a turn waited for its thread lock.');
   readonly retrieval = this.latency('threadline_retrieval_seconds', 'Time of one knowledge search.');
   readonly rerank = this.latency('threadline_rerank_seconds', 'Time of one rerank call.');
-  readonly modelFirstToken = this.latency('threadline_model_first_token_seconds', 'Time from model request to its first streamed token.');
+  readonly modelFirstToken = this.latency(
+    'threadline_model_first_token_seconds',
+    'Time from a streamed model request to its first token (thinking or text). Streamed calls only: RAG Reasoning (the CLOVA default) is never streamed, see threadline_model_response_seconds{streamed="false"}.',
+  );
+
+  readonly modelResponse = new Histogram({
+    name: 'threadline_model_response_seconds',
+    help: 'Time from a model request to its complete response, successful calls only, by streamed: "false" for JSON calls (RAG Reasoning, chat without streaming), where no model text reaches the user before it; "true" for streamed chat.',
+    labelNames: ['streamed'] as const,
+    buckets: LATENCY_BUCKETS_SECONDS,
+    registers: [this.registry],
+  });
   readonly turnDuration = this.latency('threadline_turn_seconds', 'Time from event received to final answer.');
 
   readonly modelTokens = new Counter({

@@ -53,6 +53,7 @@ export class ClovaChatModel implements ChatModel {
 
   async complete(messages: ChatMessage[], params: ChatParams): Promise<ChatCompletion> {
     const options = params.signal ? { signal: params.signal } : {};
+    const startedAt = performance.now();
     let completion: ChatCompletion;
     if (this.info.apiVersion === 'v1') {
       const response = await this.client.chatV1(this.modelId, toV1Request(messages, params, this.info), options);
@@ -61,6 +62,7 @@ export class ClovaChatModel implements ChatModel {
       const response = await this.client.chatV3(this.modelId, toV3Request(messages, params, this.info), options);
       completion = completionFromV3(response.result, response.requestId);
     }
+    this.metrics?.modelResponse.observe({ streamed: 'false' }, (performance.now() - startedAt) / 1000);
     this.countTokens(completion);
     return completion;
   }
@@ -118,6 +120,7 @@ export class ClovaChatModel implements ChatModel {
       }
     }
     if (!completion) throw createClovaError({ kind: 'protocol', message: 'the stream ended without a result', requestId, retryable: false, partialText: text });
+    this.metrics?.modelResponse.observe({ streamed: 'true' }, (performance.now() - startedAt) / 1000);
     this.countTokens(completion);
     yield { type: 'completed', completion };
   }

@@ -36,7 +36,10 @@ export class ClovaRagReasoner implements Reasoner {
     if (params.repetitionPenalty !== undefined) body.repetitionPenalty = params.repetitionPenalty;
     if (params.stop !== undefined) body.stop = params.stop;
     if (params.seed !== undefined) body.seed = params.seed;
+    const startedAt = performance.now();
     const response = await this.client.ragReasoning(body, params.signal ? { signal: params.signal } : {});
+    // Not streamed (the API documents no streaming): the user sees no model text before this point.
+    this.metrics?.modelResponse.observe({ streamed: 'false' }, (performance.now() - startedAt) / 1000);
     const completion = completionFromV3(response.result, response.requestId);
     this.metrics?.modelTokens.inc({ direction: 'input' }, completion.usage.inputTokens);
     this.metrics?.modelTokens.inc({ direction: 'output' }, completion.usage.outputTokens);

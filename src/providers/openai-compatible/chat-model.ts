@@ -81,7 +81,9 @@ export class OpenAiChatModel implements ChatModel {
   ) {}
 
   async complete(messages: ChatMessage[], params: ChatParams): Promise<ChatCompletion> {
+    const startedAt = performance.now();
     const { response, requestId } = await this.client.chat(toOpenAiRequest(this.modelId, messages, params, this.maxOutputTokens), params.signal ? { signal: params.signal } : {});
+    this.metrics?.modelResponse.observe({ streamed: 'false' }, (performance.now() - startedAt) / 1000);
     const completion = completionOf(response, requestId);
     this.countTokens(completion);
     return completion;
@@ -126,6 +128,7 @@ export class OpenAiChatModel implements ChatModel {
     if (usage.inputTokens === 0 && usage.outputTokens === 0) this.logger.debug({ requestId, model: this.modelId }, 'the server streamed no usage; token counts stay estimates');
     const completion: ChatCompletion = { text, toolCalls, finishReason, usage, requestId };
     if (thinking) completion.thinking = thinking;
+    this.metrics?.modelResponse.observe({ streamed: 'true' }, (performance.now() - startedAt) / 1000);
     this.countTokens(completion);
     yield { type: 'completed', completion };
   }

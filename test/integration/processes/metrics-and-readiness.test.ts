@@ -65,10 +65,16 @@ describe('observability of a real bot process', () => {
     // Input tokens are what CLOVA reported for the calls that succeeded, counted once.
     expect(metrics.value('threadline_model_tokens_total', { direction: 'input' })).toBe(reportedInputTokens(clova, 'rag-reasoning'));
     expect(metrics.value('threadline_model_tokens_total', { direction: 'output' })).toBeGreaterThan(0);
+    // RAG Reasoning (the default) is never streamed: every call that succeeded is timed to its complete
+    // response (the 429 it waited out included), and no first token is ever seen.
+    const answeredReasoningCalls = clova.requestsFor('rag-reasoning').filter((request) => request.responseStatus === 200).length;
+    expect(answeredReasoningCalls).toBeGreaterThan(0);
+    expect(metrics.value('threadline_model_response_seconds_count', { streamed: 'false' })).toBe(answeredReasoningCalls);
+    expect(metrics.value('threadline_model_first_token_seconds_count')).toBe(0);
     expect(await terminate(bot)).toEqual({ code: 0, signal: null });
   }, PROCESS_TEST_TIMEOUT_MS);
 
-  it('observes the model\'s time to first token where the answer is streamed (CLOVA chat with function calling)', async () => {
+  it('observes the model\'s time to first token and to its complete response where the answer is streamed (CLOVA chat with function calling)', async () => {
     const discord = await startDiscordSetup();
     const clova = await startFakeClova();
     cleanups.push(() => discord.close(), () => clova.close());
@@ -80,6 +86,7 @@ describe('observability of a real bot process', () => {
     const streamedCalls = clova.requestsFor('chat').filter((request) => request.streaming && request.responseStatus === 200).length;
     expect(streamedCalls).toBeGreaterThan(0);
     await expect.poll(async () => (await scrapeMetrics(bot.baseUrl)).value('threadline_model_first_token_seconds_count'), { timeout: PROCESS_WAIT_MS }).toBe(streamedCalls);
+    expect((await scrapeMetrics(bot.baseUrl)).value('threadline_model_response_seconds_count', { streamed: 'true' })).toBe(streamedCalls);
     // Counted once on this path too (the chat model counts its calls; nothing above it adds them again).
     expect((await scrapeMetrics(bot.baseUrl)).value('threadline_model_tokens_total', { direction: 'input' })).toBe(reportedInputTokens(clova, 'chat'));
     expect(await terminate(bot)).toEqual({ code: 0, signal: null });
@@ -115,6 +122,7 @@ const EXPECTED_FAMILIES = {
   threadline_retrieval_seconds: 'histogram',
   threadline_rerank_seconds: 'histogram',
   threadline_model_first_token_seconds: 'histogram',
+  threadline_model_response_seconds: 'histogram',
   threadline_turn_seconds: 'histogram',
   threadline_model_tokens_total: 'counter',
   threadline_compactions_total: 'counter',
