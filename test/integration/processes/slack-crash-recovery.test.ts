@@ -3,7 +3,15 @@ import { startFakeClova, FAKE_CLOVA_API_KEY } from '../../fakes/clova/fake-clova
 import type { RecordedCall } from '../../fakes/slack/fake-slack-api.js';
 import { deliverEvent } from '../../fakes/slack/slack-events.js';
 import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix } from '../../support/redis.js';
-import { PROCESS_TEST_TIMEOUT_MS, PROCESS_WAIT_MS, startBotProcess, terminate, cleanUpAfterEachTest, RECOVERED_TURN_LOG } from '../../support/processes/bot-process.js';
+import {
+  PROCESS_TEST_TIMEOUT_MS,
+  PROCESS_WAIT_MS,
+  startBotProcess,
+  terminate,
+  cleanUpAfterEachTest,
+  RECOVERED_TURN_LOG,
+  RECOVERED_WAITING_MESSAGE_LOG,
+} from '../../support/processes/bot-process.js';
 import { openSharedState } from '../../support/processes/shared-state.js';
 import { questionEnvelope, SLACK_SIGNING_SECRET, startSlackWorkspace, WORKSPACE } from '../../support/processes/slack-workspace.js';
 
@@ -67,6 +75,74 @@ describe('a bot process killed mid-turn on Slack (SIGKILL)', () => {
       ['assistant', undefined],
     ]);
     expect(await state.keys('lock')).toEqual([]);
+  }, PROCESS_TEST_TIMEOUT_MS);
+
+  it('leaves a second question that was waiting for the thread, which the survivor answers after the first, each once, in its placeholder', async () => {
+    const redisUrl = requireRedisUrl();
+    const keyPrefix = uniquePrefix('process-slack-queued-crash');
+    const slack = await startSlackWorkspace();
+    const clova = await startFakeClova();
+    const state = await openSharedState(redisUrl, keyPrefix);
+    cleanups.push(() => slack.fake.close(), () => clova.close(), () => state.close(), () => deleteKeysWithPrefix(redisUrl, keyPrefix));
+    // Placeholders instead of the assistant status API: each turn's first sign of life is a message to finish.
+    slack.fake.disableMethod('assistant.threads.setStatus', 'missing_scope');
+    clova.injectFaults('rag-reasoning', { fault: 'slow-first-byte', delayMs: 60_000 });
+    const env = {
+      ...slack.env,
+      CLOVA_STUDIO_API_KEY: FAKE_CLOVA_API_KEY,
+      CLOVA_STUDIO_BASE_URL: clova.url,
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: keyPrefix,
+      THREAD_LOCK_TTL_MS: '3000',
+      RECOVERY_SWEEP_MS: '200',
+    };
+    const [doomed, survivor] = await Promise.all([startBotProcess({ name: 'doomed', env }), startBotProcess({ name: 'survivor', env })]);
+
+    const root = '1763990000.000100';
+    const followUpTs = '1763990000.000200';
+    const first = 'How do I point the bot at Redis?';
+    const second = 'And how many replicas can share it?';
+    const threadKey = `slack:${WORKSPACE.teamId}:${WORKSPACE.channel}:${root}`;
+    await deliverEvent(`${doomed.baseUrl}/slack/events`, SLACK_SIGNING_SECRET, questionEnvelope({ as: 'app_mention', text: first, ts: root }));
+    await expect.poll(() => clova.requestsFor('rag-reasoning').length, { timeout: PROCESS_WAIT_MS }).toBe(1);
+    await expect.poll(async () => (await state.thread(threadKey))?.inFlight?.replyHandle?.messageTs, { timeout: PROCESS_WAIT_MS }).toBeTruthy();
+    const firstPlaceholder = (await state.thread(threadKey))!.inFlight!.replyHandle!.messageTs!;
+    // The follow-up waits behind the running turn, showing a "waiting…" placeholder of its own.
+    await deliverEvent(`${doomed.baseUrl}/slack/events`, SLACK_SIGNING_SECRET, questionEnvelope({ as: 'app_mention', text: second, ts: followUpTs, threadTs: root }));
+    await expect
+      .poll(async () => ((await state.waiting(threadKey))[0]?.replyHandle as Record<string, string> | undefined)?.messageTs, { timeout: PROCESS_WAIT_MS })
+      .toBeTruthy();
+    const waiting = await state.waiting(threadKey);
+    expect(waiting.map((message) => [message.messageId, message.text])).toEqual([[`slack:${WORKSPACE.teamId}:${WORKSPACE.channel}:${followUpTs}`, second]]);
+    const secondPlaceholder = (waiting[0]!.replyHandle as Record<string, string>).messageTs!;
+    expect(slack.fake.store.threadReplies(WORKSPACE.channel, root).map((message) => message.ts)).toEqual([firstPlaceholder, secondPlaceholder]);
+
+    doomed.signal('SIGKILL');
+    expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' });
+
+    await expect.poll(() => slack.fake.calls.filter(isFinalAnswer).length, { timeout: PROCESS_WAIT_MS }).toBe(2);
+    await expect.poll(() => state.inFlight(), { timeout: PROCESS_WAIT_MS }).toEqual([]);
+    expect(await terminate(survivor)).toEqual({ code: 0, signal: null });
+
+    expect(survivor.logs().filter((line) => line.msg === RECOVERED_TURN_LOG)).toHaveLength(1);
+    expect(survivor.logs().filter((line) => line.msg === RECOVERED_WAITING_MESSAGE_LOG)).toHaveLength(1);
+    // Each answer went, once and in order, into the placeholder its own question had shown.
+    expect(slack.fake.calls.filter(isFinalAnswer).map((call) => ({ method: call.method, ts: call.params.ts }))).toEqual([
+      { method: 'chat.update', ts: firstPlaceholder },
+      { method: 'chat.update', ts: secondPlaceholder },
+    ]);
+    expect(slack.fake.store.threadReplies(WORKSPACE.channel, root).map((message) => message.ts)).toEqual([firstPlaceholder, secondPlaceholder]);
+    // The second question was asked with the first turn (answered) before it in the history.
+    const lastReasoning = clova.requestsFor('rag-reasoning').at(-1)!.body as { messages: Array<{ role: string; content: string }> };
+    expect(lastReasoning.messages.filter((message) => message.role === 'user').map((message) => message.content)).toEqual([first, second]);
+    expect((await state.thread(threadKey))?.messages.map((message) => [message.role, message.role === 'user' ? message.content : 'answer', message.status])).toEqual([
+      ['user', first, 'answered'],
+      ['assistant', 'answer', undefined],
+      ['user', second, 'answered'],
+      ['assistant', 'answer', undefined],
+    ]);
+    expect(await state.waiting(threadKey)).toEqual([]);
+    expect([...(await state.keys('lock')), ...(await state.keys('pending'))]).toEqual([]);
   }, PROCESS_TEST_TIMEOUT_MS);
 
   // The sink starts its native stream from the preview timer, after the last event the engine saw:

@@ -8,6 +8,8 @@ export interface SharedState {
   thread(threadKey: string): Promise<ThreadState | undefined>;
   /** Thread keys of turns marked in flight (crash recovery's work list). */
   inFlight(): Promise<string[]>;
+  /** Messages recorded as waiting for the thread's lock, oldest first, as the engine wrote them. */
+  waiting(threadKey: string): Promise<Array<Record<string, unknown>>>;
   /** Every key under the prefix of one kind (`lock`, `queue`, `thread`…). */
   keys(kind: string): Promise<string[]>;
   close(): Promise<void>;
@@ -22,6 +24,7 @@ export async function openSharedState(redisUrl: string, keyPrefix: string): Prom
   return {
     thread: async (threadKey) => (await backends.store.load(threadKey)).state,
     inFlight: () => backends.coordinator.listInFlight(),
+    waiting: async (threadKey) => (await backends.coordinator.listPending(threadKey)).map((entry) => JSON.parse(entry.payload) as Record<string, unknown>),
     keys: async (kind) => {
       const found: string[] = [];
       for await (const batch of client.scanIterator({ MATCH: `${keyPrefix}:${kind}:*`, COUNT: 500 })) found.push(...batch);
