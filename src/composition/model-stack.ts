@@ -1,4 +1,5 @@
 import type { Config } from '../config/config.js';
+import { clovaModelOverrides } from '../config/clova-model.js';
 import type { Answerer } from '../engine/answerer.js';
 import type { HistoryCompactor } from '../compaction/types.js';
 import { createCompactor, createTokenEstimator, createExtractiveSummarizer, createChatSummarizer, type CompactorOptions } from '../compaction/index.js';
@@ -107,7 +108,7 @@ function clovaParts(config: Config, { logger, metrics }: StackDependencies, esti
     ...(config.CLOVA_STUDIO_PATH_PREFIX && config.CLOVA_STUDIO_PATH_PREFIX !== 'none' ? { pathPrefix: config.CLOVA_STUDIO_PATH_PREFIX } : {}),
     ...(config.CLOVA_STUDIO_APP_ID ? { appId: config.CLOVA_STUDIO_APP_ID } : {}),
     model: config.CLOVA_MODEL,
-    ...(config.MODEL_CONTEXT_WINDOW ? { contextWindow: config.MODEL_CONTEXT_WINDOW } : {}),
+    modelOverrides: clovaModelOverrides(config),
     logger,
     metrics,
   });

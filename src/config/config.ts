@@ -13,6 +13,8 @@ import {
   type VariableSpec,
 } from './variables.js';
 import { parseClusterNodes } from '../redis/cluster-nodes.js';
+import { knownModelIds, modelInfo } from '../providers/model-catalogue.js';
+import { isCatalogueModel } from './clova-model.js';
 
 /**
  * Every environment variable the bot reads, in one table. The README's configuration section
@@ -136,6 +138,24 @@ export const VARIABLES = {
     schema: z.preprocess((value) => (value === '' ? undefined : value), z.string().default('HCX-005')),
     example: 'HCX-005',
     description: 'Chat model: HCX-005, HCX-007, HCX-DASH-002 (v3) or HCX-003, HCX-DASH-001 (v1).',
+  }),
+  CLOVA_MODEL_API_VERSION: variable({
+    name: 'CLOVA_MODEL_API_VERSION',
+    schema: oneOf(['v1', 'v3'] as const),
+    example: 'v3',
+    description: 'Which chat API CLOVA_MODEL speaks. Required, with MODEL_CONTEXT_WINDOW, for a model the catalogue does not know (a newer or tuned model); its MAX_OUTPUT_TOKENS is then trusted as the model\'s output limit.',
+  }),
+  CLOVA_MODEL_REQUESTS_PER_MINUTE: variable({
+    name: 'CLOVA_MODEL_REQUESTS_PER_MINUTE',
+    schema: optionalInteger({ min: 1, max: 100_000 }),
+    example: '300',
+    description: 'Chat requests per minute the bot lets itself send to CLOVA_MODEL (callers queue instead of collecting 429s). Default: the documented web/test-key limit (60 for HCX-005/007, 90 for HCX-DASH-002, 200 for v1 models); raise it for a service app.',
+  }),
+  CLOVA_MODEL_TOKENS_PER_MINUTE: variable({
+    name: 'CLOVA_MODEL_TOKENS_PER_MINUTE',
+    schema: optionalInteger({ min: 1_000, max: 100_000_000 }),
+    example: '180000',
+    description: 'Tokens per minute (prompt + requested output) the bot lets itself send to CLOVA_MODEL; also caps the default request size. Default: the documented web/test-key limit (60,000 for HCX-005/007, 80,000 for HCX-DASH-002, 30,000 for v1 models).',
   }),
   CLOVA_USE_RAG_REASONING: variable({
     name: 'CLOVA_USE_RAG_REASONING',
@@ -394,8 +414,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   problems.push(...crossCheck(values, failed));
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const provider: LlmProvider =
-    values.LLM_PROVIDER ?? (values.CLOVA_STUDIO_API_KEY ? 'clova' : values.OPENAI_API_KEY ? 'openai' : 'offline');
+  const provider = resolveProvider(values);
   const secrets = (Object.values(VARIABLES) as VariableSpec<unknown>[])
     .filter((spec) => spec.secret)
     .map((spec) => env[spec.name])
@@ -405,6 +424,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (password) secrets.push(password);
   }
   return { ...values, provider, compaction: values.COMPACTION ?? 'summary', secrets };
+}
+
+function resolveProvider(values: Pick<ParsedVariables, 'LLM_PROVIDER' | 'CLOVA_STUDIO_API_KEY' | 'OPENAI_API_KEY'>): LlmProvider {
+  return values.LLM_PROVIDER ?? (values.CLOVA_STUDIO_API_KEY ? 'clova' : values.OPENAI_API_KEY ? 'openai' : 'offline');
+}
+
+/** What an operator must add to run a model the catalogue does not know. */
+function unknownModelProblem(values: ParsedVariables, missing: 'CLOVA_MODEL_API_VERSION' | 'MODEL_CONTEXT_WINDOW'): ConfigProblem {
+  const what = missing === 'CLOVA_MODEL_API_VERSION' ? 'its chat API version' : 'its context window';
+  return {
+    variable: missing,
+    problem: `is required for CLOVA_MODEL=${values.CLOVA_MODEL}: the model catalogue does not know it (it knows ${knownModelIds().join(', ')}), so ${what} must be given`,
+    example: VARIABLES[missing].example,
+  };
 }
 
 /** One combination rule: the problems it finds among values that each parsed on their own. */
@@ -448,6 +481,25 @@ const COMBINATION_CHECKS: readonly CombinationCheck[] = [
   (values) =>
     values.DISCORD_PUBLIC_KEY && !values.DISCORD_TOKEN
       ? { variable: 'DISCORD_TOKEN', problem: 'is required with DISCORD_PUBLIC_KEY (follow-up edits use the bot token)', example: VARIABLES.DISCORD_TOKEN.example }
+      : undefined,
+  (values) =>
+    resolveProvider(values) === 'clova' && !isCatalogueModel(values.CLOVA_MODEL) && values.CLOVA_MODEL_API_VERSION === undefined
+      ? unknownModelProblem(values, 'CLOVA_MODEL_API_VERSION')
+      : undefined,
+  (values) =>
+    resolveProvider(values) === 'clova' && !isCatalogueModel(values.CLOVA_MODEL) && values.MODEL_CONTEXT_WINDOW === undefined
+      ? unknownModelProblem(values, 'MODEL_CONTEXT_WINDOW')
+      : undefined,
+  (values) => {
+    if (resolveProvider(values) !== 'clova' || values.CLOVA_MODEL_API_VERSION === undefined || !isCatalogueModel(values.CLOVA_MODEL)) return undefined;
+    const documented = modelInfo(values.CLOVA_MODEL).apiVersion;
+    return documented === values.CLOVA_MODEL_API_VERSION
+      ? undefined
+      : { variable: 'CLOVA_MODEL_API_VERSION', problem: `contradicts the model catalogue: ${values.CLOVA_MODEL} speaks ${documented} (unset it for a catalogue model)`, example: documented };
+  },
+  (values) =>
+    values.MODEL_CONTEXT_WINDOW !== undefined && values.MAX_OUTPUT_TOKENS >= values.MODEL_CONTEXT_WINDOW
+      ? { variable: 'MAX_OUTPUT_TOKENS', problem: `must be smaller than MODEL_CONTEXT_WINDOW (${values.MODEL_CONTEXT_WINDOW}), which also holds the prompt`, example: VARIABLES.MAX_OUTPUT_TOKENS.example }
       : undefined,
   (values) =>
     values.HISTORY_TOKEN_BUDGET !== undefined && values.HISTORY_TOKEN_BUDGET <= values.MAX_OUTPUT_TOKENS

@@ -92,7 +92,7 @@ export class UnknownModelError extends BotError {
   constructor(modelId: string, knownModels: string[]) {
     super({
       code: 'model_unknown',
-      message: `Unknown model "${modelId}". Known models: ${knownModels.join(', ')}. Set MODEL_CONTEXT_WINDOW (and MAX_OUTPUT_TOKENS) to use another model.`,
+      message: `Unknown model "${modelId}". Known models: ${knownModels.join(', ')}. To use another model set CLOVA_MODEL_API_VERSION (v1 or v3) and MODEL_CONTEXT_WINDOW.`,
       userMessage: 'The bot is configured with a model it does not know. Please tell the operator.',
     });
     this.modelId = modelId;

@@ -37,7 +37,10 @@ export interface ClovaProviderOptions {
   model: string;
   /** Overrides the catalogue's context window (MODEL_CONTEXT_WINDOW). */
   contextWindow?: number;
-  /** Further catalogue overrides for the chat model (e.g. an unknown model's API version). */
+  /**
+   * Further catalogue overrides for the chat model: an unknown model's API version, and the
+   * requests/tokens per minute its local limiter admits (a service app's limits are higher than the catalogue's).
+   */
   modelOverrides?: ModelInfoOverrides;
   requestIdPrefix?: string;
   /** Local limiter per model id or tool bucket (`reranker`, `rag-reasoning`, `embedding`, …). */

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { ConfigError, loadConfig } from '../../../src/config/config.js';
+import { clovaModelOverrides } from '../../../src/config/clova-model.js';
+import { modelInfo } from '../../../src/providers/model-catalogue.js';
 
 function problemsFor(env: Record<string, string>) {
   try {
@@ -54,6 +56,46 @@ describe('loadConfig', () => {
     expect(malformedKey[0]?.problem).toMatch(/64-hex-digit/);
   });
 
+  it('reads the chat model\'s API version and local rate limits, and rejects values that cannot be right', () => {
+    const config = loadConfig({ CLOVA_STUDIO_API_KEY: 'nv-abcdefgh', CLOVA_MODEL_REQUESTS_PER_MINUTE: '300', CLOVA_MODEL_TOKENS_PER_MINUTE: '180000' });
+    expect(clovaModelOverrides(config)).toEqual({ requestsPerMinute: 300, tokensPerMinute: 180_000 });
+    const problems = problemsFor({ CLOVA_MODEL_API_VERSION: 'v2', CLOVA_MODEL_REQUESTS_PER_MINUTE: '0', CLOVA_MODEL_TOKENS_PER_MINUTE: 'lots' });
+    expect(problems.map((problem) => [problem.variable, problem.problem])).toEqual([
+      ['CLOVA_MODEL_API_VERSION', 'must be one of: v1, v3'],
+      ['CLOVA_MODEL_REQUESTS_PER_MINUTE', 'must be at least 1'],
+      ['CLOVA_MODEL_TOKENS_PER_MINUTE', 'must be a whole number'],
+    ]);
+  });
+
+  it('reports a chat model the catalogue does not know as a configuration problem that names what to add', () => {
+    const problems = problemsFor({ CLOVA_STUDIO_API_KEY: 'nv-abcdefgh', CLOVA_MODEL: 'HCX-NEW', MODEL_CONTEXT_WINDOW: '32000' });
+    expect(problems).toEqual([
+      {
+        variable: 'CLOVA_MODEL_API_VERSION',
+        problem: 'is required for CLOVA_MODEL=HCX-NEW: the model catalogue does not know it (it knows HCX-003, HCX-DASH-001, HCX-005, HCX-DASH-002, HCX-007), so its chat API version must be given',
+        example: 'v3',
+      },
+    ]);
+    expect(problemsFor({ CLOVA_STUDIO_API_KEY: 'nv-abcdefgh', CLOVA_MODEL: 'HCX-NEW' }).map((problem) => problem.variable)).toEqual(['CLOVA_MODEL_API_VERSION', 'MODEL_CONTEXT_WINDOW']);
+    // Only the CLOVA provider uses CLOVA_MODEL.
+    expect(problemsFor({ CLOVA_MODEL: 'HCX-NEW' })).toEqual([]);
+  });
+
+  it('runs an unknown chat model once the environment describes it, trusting MAX_OUTPUT_TOKENS as its output limit', () => {
+    const config = loadConfig({ CLOVA_STUDIO_API_KEY: 'nv-abcdefgh', CLOVA_MODEL: 'HCX-NEW', CLOVA_MODEL_API_VERSION: 'v3', MODEL_CONTEXT_WINDOW: '32000', MAX_OUTPUT_TOKENS: '6000' });
+    expect(modelInfo(config.CLOVA_MODEL, clovaModelOverrides(config))).toMatchObject({ apiVersion: 'v3', contextWindow: 32_000, maxOutputTokens: 6_000 });
+    // A catalogue model keeps its documented output limit.
+    const known = loadConfig({ CLOVA_STUDIO_API_KEY: 'nv-abcdefgh', CLOVA_MODEL: 'HCX-005', MAX_OUTPUT_TOKENS: '6000' });
+    expect(modelInfo(known.CLOVA_MODEL, clovaModelOverrides(known)).maxOutputTokens).toBe(4_096);
+  });
+
+  it('rejects an API version that contradicts the catalogue, and an output reserve that leaves no room for the prompt', () => {
+    expect(problemsFor({ CLOVA_STUDIO_API_KEY: 'nv-abcdefgh', CLOVA_MODEL: 'HCX-005', CLOVA_MODEL_API_VERSION: 'v1' })).toEqual([
+      { variable: 'CLOVA_MODEL_API_VERSION', problem: 'contradicts the model catalogue: HCX-005 speaks v3 (unset it for a catalogue model)', example: 'v3' },
+    ]);
+    expect(problemsFor({ MODEL_CONTEXT_WINDOW: '4096', MAX_OUTPUT_TOKENS: '4096' }).map((problem) => problem.variable)).toEqual(['MAX_OUTPUT_TOKENS']);
+  });
+
   it('never puts a secret value into a problem description', () => {
     const error = (() => {
       try {
@@ -88,5 +130,18 @@ describe('starting with a bad configuration', () => {
     expect(run.stderr).toContain('  - SLACK_SIGNING_SECRET: is required with SLACK_BOT_TOKEN unless SLACK_APP_TOKEN selects Socket Mode');
     expect(run.stderr).not.toContain('xoxb-123456');
     expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 2 with the problem list, not as a failed start, for a chat model the catalogue does not know', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { PATH: process.env.PATH, CLOVA_STUDIO_API_KEY: 'nv-abcdefgh', CLOVA_MODEL: 'HCX-NEW', MODEL_CONTEXT_WINDOW: '32000' },
+      encoding: 'utf8',
+      input: '',
+      timeout: 60_000,
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('The configuration has 1 problem:');
+    expect(run.stderr).toContain('  - CLOVA_MODEL_API_VERSION: is required for CLOVA_MODEL=HCX-NEW');
+    expect(run.stderr).not.toContain('could not start');
   });
 });
