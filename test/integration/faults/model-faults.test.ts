@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { searchThenCite } from '../../fakes/clova/default-responders.js';
-import type { RagReasoningRequestView, ScriptedFault } from '../../fakes/clova/scripts.js';
+import { searchThenCite, searchThenCiteInChat } from '../../fakes/clova/default-responders.js';
+import { fakeTokenPieces } from '../../fakes/clova/fake-token-count.js';
+import type { ChatReply, ChatRequestView, RagReasoningRequestView, ScriptedFault } from '../../fakes/clova/scripts.js';
 import { waitFor } from '../../fakes/discord/discord-test-bed.js';
 import { requireRedisUrl } from '../../support/redis.js';
 import { createFaultBed, type AskedTurn, type FaultBed } from './support/fault-bed.js';
@@ -137,6 +138,134 @@ describe('a whole turn when CLOVA Studio misbehaves', () => {
 
     expect(turn.reply.content).toBe('⚠️ The language model sent a reply I could not read. Please try again.');
     expect(bed.clova.requestsFor('rag-reasoning')).toHaveLength(2);
+    expect(bed.finalRepliesSent(turn.token)).toHaveLength(1);
+    await expectStoredTurn(bed, turn, 'failed');
+  });
+});
+
+/** The chat call that writes the answer is the one that comes back after the search results. */
+function onChatAnswerCall(fault: ScriptedFault | ((request: ChatRequestView) => ScriptedFault)): (request: ChatRequestView) => ChatReply {
+  let injected = false;
+  return (request) => {
+    if (!injected && request.messages.at(-1)?.role === 'tool') {
+      injected = true;
+      return typeof fault === 'function' ? fault(request) : fault;
+    }
+    return searchThenCiteInChat(request);
+  };
+}
+
+/** A promise the test settles by hand: the fake holds the stream until then. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+/** What the answer stream has written when the fault strikes (no Markdown in it, so Discord shows it verbatim). */
+const ANSWER_START = 'Point every replica at the same Redis server and restart them one by one.';
+/** How much of it the preview shows before the stream breaks. */
+const STREAMED_BEFORE_FAULT = 'Point every replica';
+
+/** No message anywhere in the conversation still shows the broken-off answer. */
+function expectNoHalfAnswerLeft(bed: FaultBed, turn: AskedTurn): void {
+  for (const channelId of [bed.discord.channelId, turn.threadId]) {
+    const leftovers = bed.discord.fake.channelMessages(channelId).filter((message) => message.content.includes(STREAMED_BEFORE_FAULT));
+    expect(leftovers.map((message) => message.content)).toEqual([]);
+  }
+}
+
+describe('a whole turn when the streamed CLOVA chat answer misbehaves (CLOVA_USE_RAG_REASONING=false)', () => {
+  let bed: FaultBed | undefined;
+  afterEach(async () => {
+    await bed?.close();
+    bed = undefined;
+  });
+
+  it('replaces the preview of an answer cut off mid-stream with one clear line, keeps the question, and the thread carries on', async () => {
+    // The stream is held while the test looks, so the body timeout must outlast that look.
+    bed = await createFaultBed({ redisUrl: requireRedisUrl(), reasoner: 'chat', modelBodyTimeoutMs: 30_000 });
+    const cut = gate();
+    const afterTokens = 6;
+    bed.clova.scriptChat(onChatAnswerCall({ fault: 'cut-mid-stream', text: ANSWER_START, afterTokens, pauses: [{ afterTokens, until: cut.opened }] }));
+    expect(fakeTokenPieces(ANSWER_START).slice(0, afterTokens).join('')).toContain(STREAMED_BEFORE_FAULT);
+
+    const asked = bed.startAsk(QUESTION);
+    await waitFor('the streamed start of the answer on Discord', () => asked.shown()?.content.includes(STREAMED_BEFORE_FAULT) ?? false, 15_000);
+    cut.open();
+    const turn = await asked.turn;
+
+    expect(turn.reply.content).toBe('⚠️ I could not reach the language model service. Please try again in a moment.');
+    expect(turn.reply.components).toEqual([]);
+    expect(bed.finalRepliesSent(turn.token)).toHaveLength(1);
+    expectNoHalfAnswerLeft(bed, turn);
+    // Streamed, as the chat path is; a stream that already delivered text is never sent again.
+    expect(bed.clova.requestsFor('chat').map((request) => request.streaming)).toEqual([true, true]);
+    expect(bed.clova.requestsFor('rag-reasoning')).toHaveLength(0);
+    await expectStoredTurn(bed, turn, 'failed');
+
+    const next = await bed.ask('Redis를 어떻게 설정하나요?', turn.threadId);
+    expect(next.reply.components.length).toBeGreaterThan(0);
+    const state = await bed.stored(turn.threadId);
+    expect(state?.messages.map((message) => [message.role, message.status])).toEqual([
+      ['user', 'failed'],
+      ['user', 'answered'],
+      ['assistant', undefined],
+    ]);
+  });
+
+  it('replaces the preview with one clear line when an error event arrives mid-answer', async () => {
+    bed = await createFaultBed({ redisUrl: requireRedisUrl(), reasoner: 'chat', modelBodyTimeoutMs: 30_000 });
+    const failing = gate();
+    bed.clova.scriptChat(onChatAnswerCall({ fault: 'error-event', text: ANSWER_START, pauses: [{ afterTokens: fakeTokenPieces(ANSWER_START).length, until: failing.opened }] }));
+
+    const asked = bed.startAsk(QUESTION);
+    await waitFor('the streamed answer on Discord', () => asked.shown()?.content.includes(STREAMED_BEFORE_FAULT) ?? false, 15_000);
+    failing.open();
+    const turn = await asked.turn;
+
+    // The error event carries 40003 (context length exceeded), as CLOVA sends it on a stream.
+    expect(turn.reply.content).toBe('⚠️ This conversation is too long for the model. Please start a new thread or shorten your message.');
+    expect(turn.reply.components).toEqual([]);
+    expect(bed.finalRepliesSent(turn.token)).toHaveLength(1);
+    expectNoHalfAnswerLeft(bed, turn);
+    await expectStoredTurn(bed, turn, 'failed');
+  });
+
+  it('turns a data: line that is not JSON into one clear line, never into a half answer', async () => {
+    bed = await createFaultBed({ redisUrl: requireRedisUrl(), reasoner: 'chat' });
+    bed.clova.scriptChat(onChatAnswerCall({ fault: 'malformed-json' }));
+    const turn = await bed.ask(QUESTION);
+
+    expect(turn.reply.content).toBe('⚠️ The language model sent a reply I could not read. Please try again.');
+    expect(turn.reply.components).toEqual([]);
+    expect(bed.clova.requestsFor('chat')).toHaveLength(2);
+    expect(bed.finalRepliesSent(turn.token)).toHaveLength(1);
+    await expectStoredTurn(bed, turn, 'failed');
+  });
+
+  it('waits for a slow first byte of the streamed answer within the header timeout and posts the complete cited answer once', async () => {
+    bed = await createFaultBed({ redisUrl: requireRedisUrl(), reasoner: 'chat' });
+    bed.clova.scriptChat(onChatAnswerCall((request) => ({ fault: 'slow-first-byte', delayMs: 400, then: searchThenCiteInChat(request) })));
+    const turn = await bed.ask(QUESTION);
+
+    expectCompleteAnswer(turn);
+    expect(bed.clova.requestsFor('chat').map((request) => [request.streaming, request.responseStatus])).toEqual([
+      [true, 200],
+      [true, 200],
+    ]);
+    expect(bed.finalRepliesSent(turn.token)).toHaveLength(1);
+    await expectStoredTurn(bed, turn, 'answered');
+  });
+
+  it('gives one clear line when the stream breaks right after it opened, before any answer text', async () => {
+    bed = await createFaultBed({ redisUrl: requireRedisUrl(), reasoner: 'chat' });
+    bed.clova.scriptChat(onChatAnswerCall({ fault: 'cut-mid-stream', text: ANSWER_START, afterTokens: 0 }));
+    const turn = await bed.ask(QUESTION);
+
+    // Retries end once a stream is open (HTTP 200 and its headers), so this one is not sent again.
+    expect(turn.reply.content).toBe('⚠️ I could not reach the language model service. Please try again in a moment.');
+    expect(bed.clova.requestsFor('chat')).toHaveLength(2);
     expect(bed.finalRepliesSent(turn.token)).toHaveLength(1);
     await expectStoredTurn(bed, turn, 'failed');
   });

@@ -1,8 +1,9 @@
 /**
  * The answering side of `LLM_PROVIDER=clova` as the composition root builds it — the real CLOVA
- * provider (RAG Reasoning + reranker), the bundled guide as knowledge base, rolling-summary
- * compaction — pointed at a fake CLOVA, with timeouts and backoff scaled down so a fault plays out
- * in about a second.
+ * provider (RAG Reasoning, or with `reasoner: 'chat'` the streamed chat model with function calling
+ * as under `CLOVA_USE_RAG_REASONING=false`; the reranker), the bundled guide as knowledge base,
+ * rolling-summary compaction — pointed at a fake CLOVA, with timeouts and backoff scaled down so a
+ * fault plays out in about a second.
  */
 import type { HistoryCompactor } from '../../../../src/compaction/types.js';
 import { createCompactor, createTokenEstimator } from '../../../../src/compaction/index.js';
@@ -21,8 +22,12 @@ export interface ClovaAnsweringOptions {
   metrics: Metrics;
   /** How long the provider waits for a model's response headers. Default 1 s. */
   modelHeadersTimeoutMs?: number;
+  /** How long the provider waits between two pieces of a response body. Default 1 s. */
+  modelBodyTimeoutMs?: number;
   /** How long a summary may take before the turn slides instead. Default 15 s (production). */
   summaryTimeoutMs?: number;
+  /** Who runs the search-and-answer loop: RAG Reasoning (default, JSON) or the chat model (streamed). */
+  reasoner?: 'rag-reasoning' | 'chat';
 }
 
 export interface ClovaAnswering {
@@ -42,14 +47,14 @@ export async function createClovaAnswering(options: ClovaAnsweringOptions): Prom
     logger,
     metrics,
     // Production waits (60 s for headers, 500 ms first backoff) scaled down.
-    http: { headersTimeoutMs: options.modelHeadersTimeoutMs ?? 1_000, bodyTimeoutMs: 1_000 },
+    http: { headersTimeoutMs: options.modelHeadersTimeoutMs ?? 1_000, bodyTimeoutMs: options.modelBodyTimeoutMs ?? 1_000 },
     retry: { initialDelayMs: 100, maxDelayMs: 400 },
   });
   bundledGuide ??= loadKnowledgeRetriever({ logger });
   const estimator = createTokenEstimator();
   return {
     answerer: createRagAnswerer({
-      reasoner: provider.reasoner,
+      reasoner: options.reasoner === 'chat' ? provider.chatReasoner : provider.reasoner,
       retriever: await bundledGuide,
       reranker: provider.reranker,
       tokenCounter: estimator,

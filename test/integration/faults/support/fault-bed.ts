@@ -10,6 +10,7 @@ import type { ConversationEngine } from '../../../../src/engine/types.js';
 import type { ThreadState } from '../../../../src/history/thread-state.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
 import { Metrics } from '../../../../src/observability/metrics.js';
+import { searchThenCiteInChat } from '../../../fakes/clova/default-responders.js';
 import { startFakeClova, type FakeClova } from '../../../fakes/clova/fake-clova-server.js';
 import { createDiscordTestBed, waitFor, type DiscordProcess, type DiscordTestBed } from '../../../fakes/discord/discord-test-bed.js';
 import type { FakeMessage } from '../../../fakes/discord/fake-discord-server.js';
@@ -27,9 +28,17 @@ export interface FaultBedOptions {
   historyTokens?: number;
   /** How long the provider waits for a model's response headers. Default 1 s. */
   modelHeadersTimeoutMs?: number;
+  /** How long the provider waits between two pieces of a response body. Default 1 s; raise it when a test holds a stream. */
+  modelBodyTimeoutMs?: number;
   /** How long a summary may take before the turn slides instead. Default 15 s (production). */
   summaryTimeoutMs?: number;
   turnTimeoutMs?: number;
+  /**
+   * Who runs the search-and-answer loop: RAG Reasoning (default; JSON calls) or, as under
+   * `CLOVA_USE_RAG_REASONING=false`, the chat model with function calling, streamed — then the fake
+   * chat searches first and cites what it was given (`searchThenCiteInChat`) unless a test scripts it.
+   */
+  reasoner?: 'rag-reasoning' | 'chat';
 }
 
 /** One `/ask` as the user saw it. */
@@ -42,6 +51,15 @@ export interface AskedTurn {
   threadId: string;
 }
 
+/** An `/ask` under way. */
+export interface StartedAsk {
+  token: string;
+  /** The interaction's reply as it reads right now (status line, streamed preview, or final). */
+  shown(): FakeMessage | undefined;
+  /** Settles as `ask` does, once the reply is final. */
+  turn: Promise<AskedTurn>;
+}
+
 export interface FaultBed {
   clova: FakeClova;
   discord: DiscordTestBed;
@@ -51,6 +69,8 @@ export interface FaultBed {
   backends: StateBackends;
   /** `/ask` in the channel (opens a thread) or, with `threadId`, inside that thread; resolves once the reply is final. */
   ask(question: string, threadId?: string): Promise<AskedTurn>;
+  /** Like `ask`, but returns at once, so a test can watch what the reply shows (`shown`) while the turn runs. */
+  startAsk(question: string, threadId?: string): StartedAsk;
   /**
    * The stored state of a guild thread (or, with `'dm'`, a DM channel), read through the bot's own store once no turn is
    * in flight there: the engine clears the in-flight record only after Discord took the post, a moment after the fake
@@ -70,12 +90,15 @@ export async function createFaultBed(options: FaultBedOptions): Promise<FaultBed
   const metrics = new Metrics();
   const clova = await startFakeClova();
   const backends = await createStateBackends({ redisUrl: options.redisUrl, keyPrefix: uniquePrefix('faults'), threadTtlMs: 3_600_000, logger });
+  if (options.reasoner === 'chat') clova.scriptChat(searchThenCiteInChat);
   const { answerer, compactor, close: closeAnswering } = await createClovaAnswering({
     clovaUrl: clova.url,
     logger,
     metrics,
     ...(options.modelHeadersTimeoutMs !== undefined ? { modelHeadersTimeoutMs: options.modelHeadersTimeoutMs } : {}),
+    ...(options.modelBodyTimeoutMs !== undefined ? { modelBodyTimeoutMs: options.modelBodyTimeoutMs } : {}),
     ...(options.summaryTimeoutMs !== undefined ? { summaryTimeoutMs: options.summaryTimeoutMs } : {}),
+    ...(options.reasoner !== undefined ? { reasoner: options.reasoner } : {}),
   });
   const engine = createConversationEngine({
     store: backends.store,
@@ -99,18 +122,12 @@ export async function createFaultBed(options: FaultBedOptions): Promise<FaultBed
       const body = exchange.body as { content?: string; components?: unknown[] } | undefined;
       return (body?.components?.length ?? 0) > 0 || (body?.content?.startsWith('⚠️') ?? false);
     });
-  return {
-    clova,
-    discord,
-    process,
-    proxy,
-    engine,
-    backends,
-    async ask(question, threadId) {
-      const channel = threadId ? { id: threadId, type: 11, parentId: discord.channelId } : { id: discord.channelId, type: 0 };
-      const ask = slashCommandPayload({ applicationId: discord.applicationId, guildId: discord.guildId, channel, user, name: 'ask', question });
-      discord.fake.registerInteraction({ id: ask.id, token: ask.token, channelId: channel.id, guildId: discord.guildId });
-      process.injector.interactionCreate(ask);
+  const startAsk = (question: string, threadId?: string): StartedAsk => {
+    const channel = threadId ? { id: threadId, type: 11, parentId: discord.channelId } : { id: discord.channelId, type: 0 };
+    const ask = slashCommandPayload({ applicationId: discord.applicationId, guildId: discord.guildId, channel, user, name: 'ask', question });
+    discord.fake.registerInteraction({ id: ask.id, token: ask.token, channelId: channel.id, guildId: discord.guildId });
+    process.injector.interactionCreate(ask);
+    const turn = (async (): Promise<AskedTurn> => {
       await waitFor(`the final reply to "${question}"`, () => isFinal(discord.fake.originalResponse(ask.token)), 15_000);
       // The proxy records an exchange once its response is through, a moment after the fake applied it.
       await waitFor('the proxy to see the final reply', () => finalRepliesSent(ask.token).length > 0);
@@ -118,7 +135,20 @@ export async function createFaultBed(options: FaultBedOptions): Promise<FaultBed
       const opened = threadId ?? (discord.fake.threads.has(reply.id) ? reply.id : undefined);
       if (!opened) throw new Error('the /ask reply opened no thread');
       return { interactionId: ask.id, token: ask.token, reply, threadId: opened };
-    },
+    })();
+    // A test that fails while watching never awaits `turn`; its rejection must not go unhandled.
+    turn.catch(() => undefined);
+    return { token: ask.token, shown: () => discord.fake.originalResponse(ask.token), turn };
+  };
+  return {
+    clova,
+    discord,
+    process,
+    proxy,
+    engine,
+    backends,
+    startAsk,
+    ask: (question, threadId) => startAsk(question, threadId).turn,
     async stored(channelId, where = 'guild') {
       const key = `discord:${where === 'dm' ? 'dm' : discord.guildId}:${channelId}`;
       const deadline = Date.now() + 10_000;
