@@ -1,5 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { BotError } from '../errors.js';
+import type { RedisClusterClient } from '../redis/cluster-connection.js';
+import { pingEveryMaster } from '../redis/cluster-readiness.js';
 import type { HttpServer } from '../http/http-server.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -8,8 +10,12 @@ import type { Metrics } from './metrics.js';
 export interface ReadinessCheck {
   /** Short, stable name shown in the `/readyz` body (`redis`, `model-provider`). */
   name: string;
-  /** Resolves when the dependency is usable, rejects when not. `signal` aborts when the check's time is up. */
-  check: (signal: AbortSignal) => Promise<void>;
+  /**
+   * Resolves when the dependency is usable, rejects when not. `signal` aborts when the check's time
+   * (`timeoutMs`) is up; a check made of several probes can give each a share of it. A rejection
+   * with an `unreachable` list of names (see `CheckResult`) names the parts that failed.
+   */
+  check: (signal: AbortSignal, timeoutMs: number) => Promise<void>;
   /** Overrides `HealthRoutesOptions.checkTimeoutMs` for this check. */
   timeoutMs?: number;
 }
@@ -29,6 +35,8 @@ export interface CheckResult {
   ok: boolean;
   /** `timeout`, or the code (ours) or class name (a library's) of the error the check threw; never its message. */
   failure?: string;
+  /** The parts of the dependency that failed, when the check names them (a cluster's masters as `host:port`). */
+  unreachable?: string[];
 }
 
 /** Kept small: every probe and scrape of a replica calls these routes. */
@@ -62,9 +70,17 @@ export function registerHealthRoutes(http: HttpServer, options: HealthRoutesOpti
 
 /**
  * A readiness check that PINGs Redis. With a node-redis client the ping is aborted at the deadline, so
- * probes against a hung server do not pile up in its command queue.
+ * probes against a hung server do not pile up in its command queue. On a Redis Cluster it PINGs every
+ * master the client knows (one ping would reach a single node) and names those that did not answer.
  */
-export function redisReadinessCheck(client: PingableRedis, name = 'redis'): ReadinessCheck {
+export function redisReadinessCheck(client: PingableRedis | RedisClusterClient, name = 'redis'): ReadinessCheck {
+  if (isClusterClient(client)) {
+    return {
+      name,
+      // Each master gets most of the time, so one that hangs is named before the whole check times out.
+      check: (signal, timeoutMs) => pingEveryMaster(client, { signal, perMasterTimeoutMs: Math.floor(timeoutMs * 0.8) }),
+    };
+  }
   return {
     name,
     check: async (signal) => {
@@ -74,10 +90,14 @@ export function redisReadinessCheck(client: PingableRedis, name = 'redis'): Read
   };
 }
 
-/** The part of a node-redis client (standalone, cluster or sentinel) a ping needs. */
+/** The part of a node-redis client (standalone or sentinel) a ping needs. */
 export interface PingableRedis {
   ping(): Promise<unknown>;
   withAbortSignal?(signal: AbortSignal): { ping(): Promise<unknown> };
+}
+
+function isClusterClient(client: PingableRedis | RedisClusterClient): client is RedisClusterClient {
+  return 'masters' in client && 'nodeClient' in client;
 }
 
 /** Runs all checks in parallel; concurrent probes share one run instead of multiplying load on a struggling dependency. */
@@ -88,7 +108,7 @@ function readinessRunner(options: HealthRoutesOptions): () => Promise<CheckResul
 
   const runOne = async (readiness: ReadinessCheck): Promise<CheckResult> => {
     const timeoutMs = readiness.timeoutMs ?? defaultTimeoutMs;
-    const outcome = await withDeadline(readiness.check, timeoutMs);
+    const outcome = await withDeadline((signal) => readiness.check(signal, timeoutMs), timeoutMs);
     const ok = outcome === 'passed';
     // Log transitions, not every probe: a load balancer asks every few seconds.
     if (lastOk.get(readiness.name) !== ok) {
@@ -97,7 +117,9 @@ function readinessRunner(options: HealthRoutesOptions): () => Promise<CheckResul
       lastOk.set(readiness.name, ok);
     }
     if (ok) return { name: readiness.name, ok };
-    return { name: readiness.name, ok, failure: outcome === 'timeout' ? 'timeout' : failureName(outcome.error) };
+    if (outcome === 'timeout') return { name: readiness.name, ok, failure: 'timeout' };
+    const unreachable = unreachableOf(outcome.error);
+    return { name: readiness.name, ok, failure: failureName(outcome.error), ...(unreachable ? { unreachable } : {}) };
   };
 
   return () => {
@@ -136,6 +158,13 @@ function failureName(error: unknown): string {
   if (error instanceof BotError) return error.code;
   if (error instanceof Error && error.name !== 'Error') return error.name;
   return 'failed';
+}
+
+/** The names an error of ours gives for the parts that failed (addresses, never URLs), if it gives any. */
+function unreachableOf(error: unknown): string[] | undefined {
+  if (!(error instanceof BotError)) return undefined;
+  const unreachable = (error as { unreachable?: unknown }).unreachable;
+  return Array.isArray(unreachable) && unreachable.every((entry) => typeof entry === 'string') ? [...unreachable] : undefined;
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {

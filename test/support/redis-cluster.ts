@@ -12,6 +12,12 @@ export interface TestRedisCluster {
   nodeUrls: string[];
   /** Kills one node (`127.0.0.1:P`) with SIGKILL, as a crashed server or a lost machine. */
   kill(address: string): void;
+  /** Freezes one node (SIGSTOP): its connections stay open but it answers nothing, as a hung server. */
+  pause(address: string): void;
+  /** Lets a frozen node run again (SIGCONT). */
+  resume(address: string): void;
+  /** Starts a node that was killed again on its port (it rejoins from its nodes.conf) and waits for `cluster_state:ok` everywhere. */
+  restart(address: string): Promise<void>;
   /** Stops every node (SIGTERM) but keeps their folders, so `startNodes` brings the same cluster back. */
   stopNodes(): Promise<void>;
   /** Starts the stopped nodes on their ports again and waits for `cluster_state:ok`. */
@@ -98,6 +104,19 @@ export async function startRedisCluster(options: TestRedisClusterOptions = {}): 
         await Promise.all(nodeUrls.map((url) => waitForClusterOk(url, options.password, 15_000)));
       },
       kill: (address) => childByAddress.get(address)?.kill('SIGKILL'),
+      pause: (address) => childByAddress.get(address)?.kill('SIGSTOP'),
+      resume: (address) => childByAddress.get(address)?.kill('SIGCONT'),
+      restart: async (address) => {
+        const node = nodes.find((candidate) => `127.0.0.1:${candidate.port}` === address);
+        if (!node) throw new Error(`${address} is not a node of this cluster`);
+        const previous = childByAddress.get(address);
+        if (previous) await stopChild(previous);
+        const child = startNode(server, workDirectory, node.index, node.port, node.busPort, options);
+        children.push(child);
+        childByAddress.set(address, child);
+        await waitForPing(urlOf(node.port), options.password, child, 10_000);
+        await Promise.all(nodeUrls.map((url) => waitForClusterOk(url, options.password, 15_000)));
+      },
     };
   } catch (error) {
     await stop();

@@ -233,7 +233,7 @@ describe('Configuring a Redis Cluster', () => {
     expect(backends.redis).toBeUndefined();
     expect(await backends.coordinator.claimEvent('config-event', 10_000)).toBe(true);
     expect(await backends.coordinator.claimEvent('config-event', 10_000)).toBe(false);
-    await expect(redisReadinessCheck(backends.redisCluster!).check(new AbortController().signal)).resolves.toBeUndefined();
+    await expect(redisReadinessCheck(backends.redisCluster!).check(new AbortController().signal, 2_000)).resolves.toBeUndefined();
   });
 
   it('refuses REDIS_CLUSTER_NODES together with REDIS_URL', () => {
