@@ -4,14 +4,16 @@ import type { Answerer } from '../engine/answerer.js';
 import type { HistoryCompactor } from '../compaction/types.js';
 import { createCompactor, createTokenEstimator, createExtractiveSummarizer, createChatSummarizer, type CompactorOptions } from '../compaction/index.js';
 import { loadKnowledgeRetriever, createSearchApiRetriever } from '../knowledge/index.js';
+import { createEmbeddingBackend, type EmbeddingBackend } from './embedding-backend.js';
 import { createOfflineAnswerer, createLocalReranker, createRagAnswerer } from '../rag/index.js';
 import { clovaAnsweringLimits, createClovaProvider } from '../providers/clova/index.js';
 import { createOpenAiCompatibleProvider } from '../providers/openai-compatible/index.js';
 import type { KnowledgeSource } from '../settings/index.js';
 import type { ReadinessCheck } from '../observability/health.js';
+import type { CredentialStatus } from '../providers/http/credential-status.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Embedder, Reasoner, Reranker, Retriever, Summarizer, TokenCounter } from '../providers/types.js';
+import type { Reasoner, Reranker, Retriever, Summarizer, TokenCounter } from '../providers/types.js';
 
 export type CompactionStrategy = 'sliding' | 'summary';
 
@@ -41,7 +43,8 @@ interface StackDependencies {
 interface ProviderParts {
   answererOver(retriever: Retriever): Answerer;
   compactorOptions: Omit<CompactorOptions, 'strategy'>;
-  embedder?: Embedder;
+  /** Whether the model provider accepted our key on its most recent call (offline mode has none). */
+  credentials?: CredentialStatus;
   budget: { windowTokens: number; maxOutputTokens: number };
   description: string;
   close(): Promise<void>;
@@ -59,13 +62,17 @@ export async function buildModelStack(config: Config, dependencies: StackDepende
   return assemble(config, dependencies, estimator, parts);
 }
 
-async function assemble(config: Config, { logger }: StackDependencies, estimator: TokenCounter, parts: ProviderParts): Promise<ModelStack> {
+async function assemble(config: Config, { logger, metrics }: StackDependencies, estimator: TokenCounter, parts: ProviderParts): Promise<ModelStack> {
+  const embedding = createEmbeddingBackend(config, { logger, metrics });
+  // Vectors of a knowledge folder are built in the background; shutdown stops those builds.
+  const backgroundWork = new AbortController();
   const answerers = new Map<string, Promise<Answerer>>();
   const answererFor = (source: KnowledgeSource | undefined): Promise<Answerer> => {
     const key = source ? `${source.kind}:${source.kind === 'search-api' ? source.url : source.path}` : 'default';
     let answerer = answerers.get(key);
     if (!answerer) {
-      answerer = knowledgeRetriever(config, logger, source, parts.embedder).then((retriever) => parts.answererOver(retriever));
+      const knowledge = { logger, metrics, signal: backgroundWork.signal, ...(embedding ? { embedding } : {}) };
+      answerer = knowledgeRetriever(config, knowledge, source).then((retriever) => parts.answererOver(retriever));
       // A source that failed to load is tried again on the next message rather than cached broken.
       answerer.catch(() => answerers.delete(key));
       answerers.set(key, answerer);
@@ -84,8 +91,25 @@ async function assemble(config: Config, { logger }: StackDependencies, estimator
     budget: parts.budget,
     estimator,
     description: parts.description,
-    readiness: [{ name: 'model-provider', check: async () => {} }],
-    close: () => parts.close(),
+    readiness: [modelProviderReadiness(parts.credentials)],
+    close: async () => {
+      backgroundWork.abort();
+      await Promise.all([parts.close(), embedding?.close()]);
+    },
+  };
+}
+
+/**
+ * `/readyz` for the model provider: not ready while it refuses our key. It reads what the bot's own
+ * calls learnt, so a probe never costs a model call.
+ */
+function modelProviderReadiness(credentials: CredentialStatus | undefined): ReadinessCheck {
+  return {
+    name: 'model-provider',
+    check: async () => {
+      const refusal = credentials?.lastRefusal;
+      if (refusal) throw refusal;
+    },
   };
 }
 
@@ -128,8 +152,8 @@ function clovaParts(config: Config, { logger, metrics }: StackDependencies, esti
       logger,
       metrics,
     },
-    ...(config.CLOVA_USE_EMBEDDINGS ? { embedder: provider.embedder } : {}),
     budget: { windowTokens: Math.min(config.HISTORY_TOKEN_BUDGET ?? limits.defaultWindowTokens, limits.maxWindowTokens), maxOutputTokens: limits.maxOutputTokens },
+    credentials: provider.client.credentials,
     description: `CLOVA Studio (${viaRagReasoning ? 'RAG Reasoning' : config.CLOVA_MODEL}${config.CLOVA_USE_RERANKER ? ' + reranker' : ''})`,
     close: () => provider.close(),
   };
@@ -157,8 +181,8 @@ function openAiParts(config: Config, { logger, metrics }: StackDependencies, est
       logger,
       metrics,
     },
-    ...(provider.embedder ? { embedder: provider.embedder } : {}),
     budget: { windowTokens: Math.min(config.HISTORY_TOKEN_BUDGET ?? contextWindow, contextWindow), maxOutputTokens: config.MAX_OUTPUT_TOKENS },
+    credentials: provider.credentials,
     description: `OpenAI-compatible server, model ${config.OPENAI_MODEL}`,
     close: () => provider.close(),
   };
@@ -182,17 +206,19 @@ function ragAnswerer(
   });
 }
 
-async function knowledgeRetriever(config: Config, logger: Logger, source: KnowledgeSource | undefined, embedder?: Embedder): Promise<Retriever> {
-  const withEmbedder = embedder ? { embedder } : {};
+async function knowledgeRetriever(
+  config: Config,
+  knowledge: { logger: Logger; metrics: Metrics; signal: AbortSignal; embedding?: EmbeddingBackend },
+  source: KnowledgeSource | undefined,
+): Promise<Retriever> {
   if (source?.kind === 'search-api') return createSearchApiRetriever({ url: source.url, timeoutMs: 10_000 });
-  if (source?.kind === 'index-file') return loadKnowledgeRetriever({ indexFile: source.path, ...withEmbedder, logger });
-  if (source?.kind === 'directory') return loadKnowledgeRetriever({ knowledgeDir: source.path, ...withEmbedder, logger });
+  if (source?.kind === 'index-file') return loadKnowledgeRetriever({ indexFile: source.path, sourceName: source.name, ...knowledge });
+  if (source?.kind === 'directory') return loadKnowledgeRetriever({ knowledgeDir: source.path, sourceName: source.name, ...knowledge });
   if (config.SEARCH_API_URL) return createSearchApiRetriever({ url: config.SEARCH_API_URL, timeoutMs: 10_000 });
   return loadKnowledgeRetriever({
     ...(config.KNOWLEDGE_DIR ? { knowledgeDir: config.KNOWLEDGE_DIR } : {}),
     ...(config.KNOWLEDGE_INDEX_FILE ? { indexFile: config.KNOWLEDGE_INDEX_FILE } : {}),
-    ...withEmbedder,
-    logger,
+    ...knowledge,
   });
 }
 

@@ -22,7 +22,13 @@ export interface EmbeddedRetrieverOptions {
 /** The embedded retriever, with what it was built from (for operators and the eval). */
 export interface EmbeddedRetriever extends Retriever {
   readonly chunkCount: number;
+  /** Whether searches fuse lexical and dense results; false until vectors are in place. */
   readonly hybrid: boolean;
+  /**
+   * Switches to hybrid retrieval with one vector per chunk (same order), e.g. once they were built
+   * in the background. Needs the `embedder` the retriever was created with, to embed queries.
+   */
+  useVectors(vectors: readonly (readonly number[])[]): void;
 }
 
 /**
@@ -33,12 +39,16 @@ export interface EmbeddedRetriever extends Retriever {
 export function createEmbeddedRetriever(options: EmbeddedRetrieverOptions): EmbeddedRetriever {
   const chunks = options.chunks;
   const lexical = new LexicalIndex(chunks, options.lexicalWeights);
-  const vectors = options.vectors;
-  if (vectors && vectors.length !== chunks.length) {
-    throw new Error(`the index has ${chunks.length} chunks but ${vectors.length} vectors`);
-  }
-  const dense = vectors && options.embedder ? new DenseIndex(vectors) : undefined;
   const embedder = options.embedder;
+  let dense: DenseIndex | undefined;
+  let dimensions = 0;
+  const useVectors = (vectors: readonly (readonly number[])[]): void => {
+    if (!embedder) throw new Error('hybrid retrieval needs an embedder for the queries');
+    if (vectors.length !== chunks.length) throw new Error(`the index has ${chunks.length} chunks but ${vectors.length} vectors`);
+    dimensions = vectors[0]?.length ?? 0;
+    dense = new DenseIndex(vectors);
+  };
+  if (options.vectors && embedder) useVectors(options.vectors);
 
   const toScoredDoc = (position: number, score: number): ScoredDoc => {
     const chunk = chunks[position]!;
@@ -50,7 +60,10 @@ export function createEmbeddedRetriever(options: EmbeddedRetrieverOptions): Embe
 
   return {
     chunkCount: chunks.length,
-    hybrid: dense !== undefined,
+    get hybrid() {
+      return dense !== undefined;
+    },
+    useVectors,
     async search(query: string, topK: number, signal?: AbortSignal): Promise<ScoredDoc[]> {
       signal?.throwIfAborted();
       const boundedQuery = query.slice(0, MAX_QUERY_CHARACTERS);
@@ -58,11 +71,19 @@ export function createEmbeddedRetriever(options: EmbeddedRetrieverOptions): Embe
       if (!dense || !embedder) {
         return lexical.search(boundedQuery, topK).map((hit) => toScoredDoc(hit.position, hit.score));
       }
+      // A switch to new vectors during the await below must not mix old and new.
+      const searched = dense;
+      const searchedDimensions = dimensions;
       const lexicalHits = lexical.search(boundedQuery, Math.max(FUSION_DEPTH, topK));
       let denseHits: { position: number }[] = [];
       try {
         const [queryVector] = await embedder.embed([boundedQuery], signal);
-        if (queryVector) denseHits = dense.search(queryVector, Math.max(FUSION_DEPTH, topK));
+        if (queryVector && queryVector.length !== searchedDimensions) {
+          // Cosine over vectors of unequal length would rank garbage without any error.
+          options.logger?.warn({ queryDimensions: queryVector.length, indexDimensions: searchedDimensions }, 'the query embedding does not match the index vectors; using lexical results only');
+        } else if (queryVector) {
+          denseHits = searched.search(queryVector, Math.max(FUSION_DEPTH, topK));
+        }
       } catch (error) {
         signal?.throwIfAborted();
         options.logger?.warn({ err: error }, 'query embedding failed; using lexical results only');

@@ -3,6 +3,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { KnowledgeIndexError } from './errors.js';
+import { ingestCommand } from './ingest-command.js';
 
 export const INDEX_FORMAT = 'threadline-knowledge-index';
 export const INDEX_VERSION = 1;
@@ -29,6 +30,7 @@ export const indexFileSchema = z.object({
   format: z.literal(INDEX_FORMAT),
   version: z.literal(INDEX_VERSION),
   updatedAt: z.string(),
+  /** The model of the chunks' vectors; chunks may lack one (embedding was off, or a run was interrupted). */
   embedding: z.object({ model: z.string(), dimensions: z.number().int().positive() }).nullable(),
   sources: z.record(z.string(), sourceSchema),
   chunks: z.array(chunkSchema),
@@ -54,17 +56,22 @@ export async function readIndexFile(path: string): Promise<IndexFile | undefined
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new KnowledgeIndexError({ path, reason: 'is not valid JSON (re-run `npm run ingest` to rebuild it)', cause: error });
+    throw new KnowledgeIndexError({ path, reason: `is not valid JSON; rebuild it with \`${rebuildCommand(path)}\``, cause: error });
   }
   const parsed = indexFileSchema.safeParse(json);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
     throw new KnowledgeIndexError({
       path,
-      reason: `is not a version ${INDEX_VERSION} knowledge index (${first ? `${first.path.join('.') || 'root'}: ${first.message}` : 'unknown shape'}); re-run \`npm run ingest\``,
+      reason: `is not a version ${INDEX_VERSION} knowledge index (${first ? `${first.path.join('.') || 'root'}: ${first.message}` : 'unknown shape'}); rebuild it with \`${rebuildCommand(path)}\``,
     });
   }
   return parsed.data;
+}
+
+/** An unreadable index cannot say what it was built from, and plain re-ingesting would stop at reading it again. */
+function rebuildCommand(path: string): string {
+  return ingestCommand(['--rebuild', '--index', path, '<files or folders>']);
 }
 
 /**

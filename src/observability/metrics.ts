@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { errorCodeOf } from '../errors.js';
 
 const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120];
@@ -59,6 +59,27 @@ export class Metrics {
     name: 'threadline_errors_total',
     help: 'Errors, by stable error code.',
     labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly knowledgeChunks = new Gauge({
+    name: 'threadline_knowledge_chunks',
+    help: 'Chunks in a loaded knowledge base, by source (default, or the settings file\'s source).',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
+  readonly knowledgeEmbeddedChunks = new Gauge({
+    name: 'threadline_knowledge_embedded_chunks',
+    help: 'Chunks of a loaded knowledge base that have an embedding vector so far, by source (rises while vectors are built in the background).',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
+  readonly knowledgeHybrid = new Gauge({
+    name: 'threadline_knowledge_hybrid',
+    help: 'Whether a knowledge base answers with hybrid (lexical + dense) retrieval: 1, or lexical only: 0, by source.',
+    labelNames: ['source'] as const,
     registers: [this.registry],
   });
 

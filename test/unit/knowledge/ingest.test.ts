@@ -103,15 +103,16 @@ describe('ingestion', () => {
         return texts.map((text) => [text.length, 1]);
       },
     };
-    await ingest({ embedder, embeddingModel: 'test-model' });
+    const embedding = { name: 'test-model', embedder };
+    await ingest({ embedding });
     expect(embedded).toHaveLength(3);
     await writeFile(join(docs, 'more.md'), '# More\nAnother page.\n');
-    await ingest({ embedder, embeddingModel: 'test-model' });
+    await ingest({ embedding });
     expect(embedded).toHaveLength(4);
     const index = await readIndexFile(indexFile);
     expect(index!.embedding).toEqual({ model: 'test-model', dimensions: 2 });
     expect(index!.chunks.every((chunk) => chunk.vector?.length === 2)).toBe(true);
-    const retriever = await loadKnowledgeRetriever({ indexFile, embedder, logger: silentLogger() });
+    const retriever = await loadKnowledgeRetriever({ indexFile, embedding, logger: silentLogger() });
     expect(retriever.hybrid).toBe(true);
     const lexical = await loadKnowledgeRetriever({ indexFile, logger: silentLogger() });
     expect(lexical.hybrid).toBe(false);

@@ -1,0 +1,57 @@
+import type { Config } from '../config/config.js';
+import { CLOVA_EMBEDDING_MODEL, openAiEmbeddingModel, type EmbeddingModel } from '../knowledge/embedding-model.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { ClovaClient } from '../providers/clova/clova-client.js';
+import { ClovaEmbedder } from '../providers/clova/embedder.js';
+import { createOpenAiCompatibleProvider } from '../providers/openai-compatible/index.js';
+
+/** The configured embedding model, with the connection it owns. */
+export interface EmbeddingBackend extends EmbeddingModel {
+  close(): Promise<void>;
+}
+
+/**
+ * The embedding model the configuration asks for, or undefined when retrieval is lexical only:
+ * CLOVA embedding v2 with `CLOVA_USE_EMBEDDINGS=true`, or `OPENAI_EMBEDDING_MODEL` on an
+ * OpenAI-compatible server. The bot (query and background embeddings) and `npm run ingest` both
+ * build it here, so an index and the queries against it always name the model the same way.
+ *
+ * @example
+ * const backend = createEmbeddingBackend(config, { logger });
+ * if (backend) await ingestFiles({ paths, indexFile, embedding: backend });
+ */
+export function createEmbeddingBackend(config: Config, dependencies: { logger: Logger; metrics?: Metrics }): EmbeddingBackend | undefined {
+  const { logger, metrics } = dependencies;
+  if (config.provider === 'clova' && config.CLOVA_USE_EMBEDDINGS && config.CLOVA_STUDIO_API_KEY) {
+    // A client of its own: its limiter's `embedding` bucket is the only one it uses, so nothing is shared with chat calls anyway.
+    const client = new ClovaClient({
+      apiKey: config.CLOVA_STUDIO_API_KEY,
+      ...(config.CLOVA_STUDIO_APIGW_KEY ? { apigwKey: config.CLOVA_STUDIO_APIGW_KEY } : {}),
+      baseUrl: config.CLOVA_STUDIO_BASE_URL,
+      ...(config.CLOVA_STUDIO_PATH_PREFIX && config.CLOVA_STUDIO_PATH_PREFIX !== 'none' ? { pathPrefix: config.CLOVA_STUDIO_PATH_PREFIX } : {}),
+      ...(config.CLOVA_STUDIO_APP_ID ? { appId: config.CLOVA_STUDIO_APP_ID } : {}),
+      logger,
+      ...(metrics ? { metrics } : {}),
+    });
+    return { name: CLOVA_EMBEDDING_MODEL, embedder: new ClovaEmbedder(client), close: () => client.close() };
+  }
+  if (config.provider === 'openai' && config.OPENAI_EMBEDDING_MODEL) {
+    const provider = createOpenAiCompatibleProvider({
+      ...(config.OPENAI_API_KEY ? { apiKey: config.OPENAI_API_KEY } : {}),
+      baseUrl: config.OPENAI_BASE_URL,
+      model: config.OPENAI_MODEL,
+      embeddingModel: config.OPENAI_EMBEDDING_MODEL,
+      logger,
+      ...(metrics ? { metrics } : {}),
+    });
+    return { name: openAiEmbeddingModel(config.OPENAI_EMBEDDING_MODEL), embedder: provider.embedder!, close: () => provider.close() };
+  }
+  return undefined;
+}
+
+/** What to set for embeddings, given the configuration that has none (for `npm run ingest -- --embeddings`). */
+export function embeddingSetupHint(config: Config): string {
+  const current = `the configured provider is ${config.provider}`;
+  return `set CLOVA_USE_EMBEDDINGS=true with CLOVA_STUDIO_API_KEY, or OPENAI_EMBEDDING_MODEL with LLM_PROVIDER=openai (${current})`;
+}
