@@ -9,7 +9,7 @@ import { composeSummary, foldTexts, summarizeWithDeadline, summaryMessage, summa
 import { droppedPrefixLength } from './sliding-window.js';
 import { cachedTokens, correctedFromUsage, withTokenCounts } from './token-counts.js';
 import { MESSAGE_OVERHEAD_TOKENS } from './token-estimator.js';
-import type { CompactionKind, CompactionResult, HistoryCompactor, TokenBudget } from './types.js';
+import type { CompactionKind, CompactionResult, HistoryCompactor, PromptTokenReport, TokenBudget } from './types.js';
 
 /** The CLOVA sliding-window API (or anything with its contract): drops the oldest messages after the system messages. */
 export type RemoteSlidingWindow = (messages: ChatMessage[], maxTokens: number, signal?: AbortSignal) => Promise<ChatMessage[]>;
@@ -128,9 +128,9 @@ class Compactor implements HistoryCompactor {
     return result;
   }
 
-  correctFromUsage(state: ThreadState, fitted: CompactionResult, reportedInputTokens: number, reservedTokensUsed: number): ThreadState {
+  correctFromUsage(state: ThreadState, fitted: CompactionResult, report: PromptTokenReport): ThreadState {
     if (!fitted.sent) return state;
-    return correctedFromUsage(state, fitted.sent, reportedInputTokens, reservedTokensUsed, this.options.logger);
+    return correctedFromUsage(state, fitted.sent, report, this.options.logger);
   }
 
   /** Folds the oldest turns into the summary. The state changes only once the new summary is in hand. */

@@ -2,12 +2,18 @@ import type { TokenCounter } from '../providers/types.js';
 import type { StoredMessage, ThreadState } from '../history/thread-state.js';
 import type { Logger } from '../observability/logger.js';
 import { toChatMessage } from './conversation-turns.js';
-import type { SentHistory } from './types.js';
+import type { PromptTokenReport, SentHistory } from './types.js';
 
-/** Bounds of a believable correction: outside them the reported usage is not about this prompt (several calls summed, say). */
-const MAX_CORRECTION_RATIO = 4;
-/** Corrections never shrink a count below this share of its estimate, so one odd report cannot make counts wildly optimistic. */
-const MIN_CORRECTION_RATIO = 0.4;
+/**
+ * The believable range of "model count ÷ our count" for one clean report. The estimator is built to
+ * over-estimate: on the documented HyperCLOVA X examples the model counts 0.59–0.85 of it. A report
+ * implying less than half is not a full count of this prompt (a server that reports only the part it
+ * did not have cached, say), and trusting it would shrink counts until the next request overflows
+ * (`40003`); one implying more than twice is as unlikely and is followed only that far, so one odd
+ * figure can neither shrink a count below half nor more than double it.
+ */
+const MIN_CORRECTION_RATIO = 0.5;
+const MAX_CORRECTION_RATIO = 2;
 
 /** The cached token count of a stored message; callers count messages first with `withTokenCounts`. */
 export function cachedTokens(message: StoredMessage): number {
@@ -59,39 +65,57 @@ export async function withTokenCounts(
 
 
 /**
- * Learns from the input tokens the API reported for a request. The part of the report that belongs to
- * the history (reported minus `reservedTokensUsed`), less the counts already confirmed by earlier
- * reports, is spread over the still-unconfirmed counts in proportion to their size; those become
- * `api` counts. Messages confirmed once keep their count, so each message is corrected on the first
- * request that carries it and the error of later reports lands only on new messages.
+ * Learns from one call's reported prompt size (see `PromptTokenReport`). Counts confirmed by earlier
+ * reports (`api`) are taken as right; everything else in the prompt — the still-unconfirmed history
+ * counts and the answerer's additions, all our own estimates — is assumed off by one common factor,
+ * which the report fixes: (reported − confirmed) ÷ (added + unconfirmed). The unconfirmed counts are
+ * scaled by it and become `api` counts; the additions are not stored, so their share of an error in
+ * the confirmed counts fades a little with every later report while the sum stays true to it.
  *
- * When `reservedTokensUsed` over-states what the answer added (an unused document reserve), the
- * corrected counts come out low by that difference, which the same reserve covers on the next
- * request; a ratio floor keeps one odd report from shrinking counts below 40% of their estimate,
- * and reports more than 4× the estimate are ignored as not describing this prompt.
+ * A factor outside the believable range means the report and the confirmed counts cannot both be
+ * right: those counts are forgotten so the next fit counts them afresh (estimates err on the large
+ * side) and the next clean report corrects them all at once. This is how counts confirmed under an
+ * odd figure, another model or an older release get corrected again. With nothing confirmed the
+ * factor is clamped instead, only ever toward larger counts.
  */
-export function correctedFromUsage(state: ThreadState, sent: SentHistory, reportedInputTokens: number, reservedTokensUsed: number, logger: Logger): ThreadState {
-  const observedHistory = reportedInputTokens - reservedTokensUsed;
+export function correctedFromUsage(state: ThreadState, sent: SentHistory, report: PromptTokenReport, logger: Logger): ThreadState {
+  const { reportedTokens, addedTokens } = report;
+  if (!Number.isFinite(reportedTokens) || reportedTokens <= 0 || !Number.isFinite(addedTokens) || addedTokens < 0) return state;
   const sentIds = new Set(sent.messageIds);
-  let confirmed = 0;
+  let confirmedMessages = 0;
   let unconfirmed = 0;
   for (const message of state.messages) {
     if (!sentIds.has(message.id) || message.tokens === undefined) continue;
-    if (message.tokens.source === 'api') confirmed += message.tokens.count;
+    if (message.tokens.source === 'api') confirmedMessages += message.tokens.count;
     else unconfirmed += message.tokens.count;
   }
   const summaryTokens = sent.summaryIncluded && state.summary ? state.summary.tokens : 0;
+  const confirmed = confirmedMessages + (sent.summaryFresh ? 0 : summaryTokens);
   if (sent.summaryFresh) unconfirmed += summaryTokens;
-  else confirmed += summaryTokens;
-  const residual = observedHistory - confirmed;
-  if (unconfirmed <= 0 || residual <= 0) return state;
-  const ratio = residual / unconfirmed;
-  if (!Number.isFinite(ratio) || ratio > MAX_CORRECTION_RATIO) {
-    logger.debug({ reportedInputTokens, reservedTokensUsed, unconfirmed, confirmed }, 'reported usage does not match this prompt; counts left as they are');
-    return state;
+  const estimated = addedTokens + unconfirmed;
+  if (estimated <= 0) return state;
+  const ratio = (reportedTokens - confirmed) / estimated;
+  const details = { reportedTokens, addedTokens, confirmed, unconfirmed, ratio: Math.round(ratio * 1000) / 1000 };
+
+  let applied = ratio;
+  if (ratio < MIN_CORRECTION_RATIO || ratio > MAX_CORRECTION_RATIO) {
+    if (confirmedMessages > 0) {
+      logger.info(details, 'reported prompt size contradicts the confirmed token counts; counting the history afresh');
+      const messages = state.messages.map((message) => {
+        if (!sentIds.has(message.id) || message.tokens?.source !== 'api') return message;
+        const { tokens: _forgotten, ...uncounted } = message;
+        return uncounted;
+      });
+      return { ...state, messages };
+    }
+    if (ratio < MIN_CORRECTION_RATIO) {
+      logger.debug(details, 'reported prompt size is too small to be this prompt; counts left as they are');
+      return state;
+    }
+    applied = MAX_CORRECTION_RATIO;
   }
-  const applied = Math.max(MIN_CORRECTION_RATIO, ratio);
-  const scale = (count: number): number => Math.max(1, Math.ceil(count * applied));
+  if (unconfirmed <= 0) return state;
+  const scale = (count: number): number => Math.max(1, Math.round(count * applied));
   const messages = state.messages.map((message) =>
     sentIds.has(message.id) && message.tokens !== undefined && message.tokens.source !== 'api'
       ? { ...message, tokens: { count: scale(message.tokens.count), source: 'api' as const } }

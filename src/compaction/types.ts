@@ -36,6 +36,21 @@ export interface SentHistory {
 }
 
 /**
+ * One model call's reported prompt size beside our own count of what that call carried besides the
+ * fitted history, so the history's share of the report can be told apart. It must describe one call
+ * whose prompt was exactly the fitted history plus those additions; usage summed over several calls,
+ * or a call carrying text we did not count, cannot correct anything.
+ *
+ * @example { reportedTokens: completion.usage.inputTokens, addedTokens: systemMessageTokens + toolSchemaTokens }
+ */
+export interface PromptTokenReport {
+  /** Prompt tokens the API reported for that one call (`promptTokens`, `inputLength`, `prompt_tokens`). */
+  reportedTokens: number;
+  /** Our count, in the units of the history counts, of that call's system prompt, persona, tool schemas and documents. */
+  addedTokens: number;
+}
+
+/**
  * Fits a thread's history to a budget. Implementations never return a conversation that overflows
  * and never drop the newest user message; when even that cannot fit they throw a `BotError` whose
  * `userMessage` says what to shorten.
@@ -43,8 +58,8 @@ export interface SentHistory {
 export interface HistoryCompactor {
   fit(state: ThreadState, budget: TokenBudget, signal?: AbortSignal): Promise<CompactionResult>;
   /**
-   * Learns from the input token count the API reported for a request built from `fitted` (plus
-   * `reservedTokensUsed` of system prompt, tools and documents), so later estimates get closer.
+   * Learns from the prompt size the API reported for one call built from `fitted` plus
+   * `report.addedTokens`, so the cached counts of the history get closer to the model's own.
    */
-  correctFromUsage(state: ThreadState, fitted: CompactionResult, reportedInputTokens: number, reservedTokensUsed: number): ThreadState;
+  correctFromUsage(state: ThreadState, fitted: CompactionResult, report: PromptTokenReport): ThreadState;
 }

@@ -3,6 +3,7 @@
  * their own format; because citations are structured parts rather than markup inside the text, a
  * renderer can escape every text part without ever breaking a citation link.
  */
+import type { PromptTokenReport } from '../compaction/types.js';
 
 export type AnswerPart =
   | { type: 'text'; text: string }
@@ -30,7 +31,10 @@ export interface Answer {
   mode: AnswerMode;
   /** Short lines shown under the answer ("earlier messages were summarised", "this answer is extractive"). */
   notices: string[];
+  /** Tokens of every model call behind this answer, summed: what it cost, not the size of any one prompt. */
   usage?: { inputTokens: number; outputTokens: number };
+  /** The prompt size of one call of this answer that compaction can learn from; absent when no call gives a clean figure. */
+  promptTokens?: PromptTokenReport;
   /** Citation problems found and removed before posting (unknown ids, unsupported spans). */
   citationIssues?: { unknownIds: number; unsupportedSpans: number };
 }
