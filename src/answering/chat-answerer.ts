@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Answerer, AnswerRequest } from '../engine/answerer.js';
 import type { Answer } from '../engine/answer.js';
-import type { ChatModel, TokenCounter } from '../providers/types.js';
+import type { ChatMessage, ChatModel, TokenCounter } from '../providers/types.js';
 
 export interface ChatAnswererOptions {
   model: ChatModel;
@@ -39,7 +39,7 @@ export function createChatAnswerer(options: ChatAnswererOptions): Answerer {
         } else if (event.type === 'completed') {
           const { completion } = event;
           const notices = completion.finishReason === 'length' ? ['The answer was cut off at the output limit; ask me to continue.'] : [];
-          return {
+          const answer: Answer = {
             id: randomUUID(),
             parts: [{ type: 'text', text: completion.text }],
             sources: [],
@@ -47,9 +47,24 @@ export function createChatAnswerer(options: ChatAnswererOptions): Answerer {
             notices,
             usage: completion.usage,
           };
+          // One call whose prompt is the system message plus the history: its figure is clean.
+          const systemTokens = completion.usage.inputTokens > 0 ? await countOrUndefined(options.tokenCounter, system, request.signal) : undefined;
+          if (systemTokens !== undefined) answer.promptTokens = { reportedTokens: completion.usage.inputTokens, addedTokens: systemTokens };
+          return answer;
         }
       }
       throw new Error('the chat stream ended without a completed event');
     },
   };
+}
+
+/** The message's tokens as the history is counted; undefined when the counter fails, which only skips this turn's correction. */
+async function countOrUndefined(counter: TokenCounter, message: ChatMessage, signal: AbortSignal): Promise<number | undefined> {
+  try {
+    const [count] = await counter.countMessages([message], signal);
+    return count;
+  } catch (error) {
+    if (signal.aborted) throw error;
+    return undefined;
+  }
 }

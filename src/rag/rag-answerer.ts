@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { PromptTokenReport } from '../compaction/types.js';
 import type { Answer } from '../engine/answer.js';
 import type { AnswerRequest, Answerer } from '../engine/answerer.js';
 import type { Logger } from '../observability/logger.js';
@@ -57,11 +58,11 @@ interface CallOutcome {
  */
 export function createRagAnswerer(options: RagAnswererOptions): Answerer {
   const systemPrompt = buildSystemPrompt(options.systemPrompt);
-  const reservedTokens =
-    options.tokenCounter.countText(systemPrompt) +
-    options.tokenCounter.countText(JSON.stringify(SEARCH_TOOL)) +
-    options.documentTokenBudget +
-    ROUND_OVERHEAD_TOKENS * options.maxRounds;
+  const toolSchemaTokens = options.tokenCounter.countText(JSON.stringify(SEARCH_TOOL));
+  // The budget reserves the most one answer may add (every round, the whole document budget);
+  // usage is learned from the first call alone, which adds only the system prompt and the tool.
+  const reservedTokens = options.tokenCounter.countText(systemPrompt) + toolSchemaTokens + options.documentTokenBudget + ROUND_OVERHEAD_TOKENS * options.maxRounds;
+  const systemMessageTokens = new SystemMessageTokens(options.tokenCounter, options.logger);
 
   return {
     reservedTokens,
@@ -73,6 +74,7 @@ export function createRagAnswerer(options: RagAnswererOptions): Answerer {
       const messages: ChatMessage[] = [{ role: 'system', content: turnSystemPrompt }, ...request.history];
       const registry = new DocumentRegistry();
       const usage = { inputTokens: 0, outputTokens: 0 };
+      const figures: Pick<Answer, 'usage' | 'promptTokens'> = { usage };
       let documentTokens = 0;
       let searched = false;
       const reason = async (round: number): Promise<ChatCompletion> => {
@@ -83,6 +85,10 @@ export function createRagAnswerer(options: RagAnswererOptions): Answerer {
         // Only summed here: the reasoner's provider counts each call into the token metric.
         usage.inputTokens += completion.usage.inputTokens;
         usage.outputTokens += completion.usage.outputTokens;
+        if (round === 0) {
+          const report = await firstCallReport(completion, params.toolChoice, turnSystemPrompt, systemMessageTokens, toolSchemaTokens, signal);
+          if (report) figures.promptTokens = report;
+        }
         return completion;
       };
 
@@ -104,14 +110,14 @@ export function createRagAnswerer(options: RagAnswererOptions): Answerer {
         );
         if (registry.size === 0 && outcomes.every((outcome) => outcome.ranked.length === 0 && outcome.problem === undefined)) {
           // Nothing found even with the suggested queries: say so instead of letting the model improvise.
-          return notFound(language, outcomes.flatMap((outcome) => outcome.triedSuggestions), usage);
+          return notFound(language, outcomes.flatMap((outcome) => outcome.triedSuggestions), figures);
         }
         await request.progress({ type: 'status-changed', status: 'writing', text: language === 'ko' ? '답변을 쓰는 중…' : 'Writing the answer…' });
         completion = await reason(round);
       }
 
       // Searches ran but no document ever reached the model (every call was malformed): whatever it writes now is improvised.
-      if (searched && registry.size === 0) return notFound(language, [], usage);
+      if (searched && registry.size === 0) return notFound(language, [], figures);
       const answer = buildCitedAnswer({
         id: randomUUID(),
         segments: parseCitationMarkup(completion.text),
@@ -119,11 +125,12 @@ export function createRagAnswerer(options: RagAnswererOptions): Answerer {
         mode: searched ? 'generated' : 'chat',
         usage,
       });
+      if (figures.promptTokens) answer.promptTokens = figures.promptTokens;
       if (answer.citationIssues) {
         options.logger.warn({ answerId: answer.id, ...answer.citationIssues }, 'citations removed from a model answer');
         if (answer.citationIssues.unsupportedSpans > 0) answer.notices.push(PHRASES.unsupportedNotice[language](answer.citationIssues.unsupportedSpans));
       }
-      if (answer.parts.length === 0) return notFound(language, [], usage);
+      if (answer.parts.length === 0) return notFound(language, [], figures);
       return answer;
     },
   };
@@ -211,7 +218,60 @@ function fitToTokens(text: string, budget: number, counter: TokenCounter): strin
   return trimmed.trim() === '' ? undefined : `${trimmed.trim()} …`;
 }
 
-function notFound(language: 'ko' | 'en', triedSuggestions: string[], usage: { inputTokens: number; outputTokens: number }): Answer {
+function notFound(language: 'ko' | 'en', triedSuggestions: string[], figures: Pick<Answer, 'usage' | 'promptTokens'>): Answer {
   const text = triedSuggestions.length > 0 ? `${PHRASES.notFound[language]} ${PHRASES.trySuggestions[language](triedSuggestions)}` : PHRASES.notFound[language];
-  return { id: randomUUID(), parts: [{ type: 'text', text }], sources: [], mode: 'not-found', notices: [], usage };
+  return { id: randomUUID(), parts: [{ type: 'text', text }], sources: [], mode: 'not-found', notices: [], ...figures };
+}
+
+/**
+ * What compaction may learn from the first call of an answer: its prompt is the fitted history plus
+ * the system prompt and the tool schema, nothing else (documents come only with later calls, whose
+ * figures are never used). Absent when the provider reported no usage (a stream without it), and
+ * when tools were offered with `toolChoice: 'none'`, which some providers send and others leave out.
+ */
+async function firstCallReport(
+  completion: ChatCompletion,
+  toolChoice: 'auto' | 'none',
+  systemPrompt: string,
+  systemMessageTokens: SystemMessageTokens,
+  toolSchemaTokens: number,
+  signal: AbortSignal,
+): Promise<PromptTokenReport | undefined> {
+  if (!(completion.usage.inputTokens > 0) || toolChoice !== 'auto') return undefined;
+  const systemTokens = await systemMessageTokens.of(systemPrompt, signal);
+  if (systemTokens === undefined) return undefined;
+  return { reportedTokens: completion.usage.inputTokens, addedTokens: systemTokens + toolSchemaTokens };
+}
+
+/** Most distinct system prompts (the default plus channel personas) whose counts are kept. */
+const MAX_REMEMBERED_PROMPTS = 64;
+
+/**
+ * Tokens of a system prompt as a chat message, counted the way the history is (per-message special
+ * tokens included) and remembered per prompt text: the prompt rarely changes and the counter may be
+ * a remote tokenizer. Undefined when counting fails, which only costs this turn's correction.
+ */
+class SystemMessageTokens {
+  private readonly known = new Map<string, number>();
+
+  constructor(
+    private readonly counter: TokenCounter,
+    private readonly logger: Logger,
+  ) {}
+
+  async of(systemPrompt: string, signal: AbortSignal): Promise<number | undefined> {
+    const known = this.known.get(systemPrompt);
+    if (known !== undefined) return known;
+    try {
+      const [count] = await this.counter.countMessages([{ role: 'system', content: systemPrompt }], signal);
+      if (count === undefined || !Number.isFinite(count)) return undefined;
+      if (this.known.size >= MAX_REMEMBERED_PROMPTS) this.known.clear();
+      this.known.set(systemPrompt, count);
+      return count;
+    } catch (error) {
+      if (signal.aborted) throw error;
+      this.logger.debug({ err: error instanceof Error ? error.message : String(error) }, 'could not count the system prompt; token counts stay as they are this turn');
+      return undefined;
+    }
+  }
 }

@@ -7,6 +7,8 @@ import { silentLogger } from '../../../src/observability/logger.js';
 import type { ChatCompletion, ChatMessage, ChatParams, Doc, Reasoner, Reranker, Retriever, TokenCounter, ToolDefinition } from '../../../src/providers/types.js';
 import { createLocalReranker } from '../../../src/rag/local-reranker.js';
 import { createRagAnswerer, type RagAnswererOptions } from '../../../src/rag/rag-answerer.js';
+import { SEARCH_TOOL } from '../../../src/rag/search-tool.js';
+import { buildSystemPrompt } from '../../../src/rag/system-prompt.js';
 
 const chunks = [
   { id: 'kb/refunds.md#0', source: 'kb/refunds.md', documentId: '', title: 'Refunds', text: 'Refunds are issued within 30 days of purchase. Gift cards cannot be refunded.' },
@@ -258,5 +260,41 @@ describe('RAG answerer', () => {
   it('counts its system prompt, tool schema and document budget in reservedTokens', () => {
     const instance = answerer(scriptedReasoner(() => ({})), { documentTokenBudget: 1000, maxRounds: 1 });
     expect(instance.reservedTokens).toBeGreaterThan(1000 + 100);
+  });
+
+  it('reports the first call’s prompt size with what that call added, never the usage summed over the answer', async () => {
+    const reasoner = scriptedReasoner((messages, index) => {
+      if (index === 0) return { toolCalls: [{ id: 'call-refund', name: 'knowledge_search', arguments: { query: 'refund period' } }], usage: { inputTokens: 300, outputTokens: 10 } };
+      const refund = idOfDocument(messages, 'Refunds are issued');
+      return { text: `<${refund}>Refunds are issued within 30 days of purchase.</${refund}>`, usage: { inputTokens: 1_200, outputTokens: 30 } };
+    });
+    const answer = await answerer(reasoner).answer(request([{ role: 'user', content: 'How long do refunds take?' }]));
+    expect(answer.usage).toEqual({ inputTokens: 1_500, outputTokens: 40 });
+    // The first call carried the history, the system prompt and the tool schema; the documents came later.
+    const [systemTokens] = await tokenCounter.countMessages([{ role: 'system', content: buildSystemPrompt(undefined) }]);
+    expect(answer.promptTokens).toEqual({ reportedTokens: 300, addedTokens: systemTokens! + tokenCounter.countText(JSON.stringify(SEARCH_TOOL)) });
+    expect(reasoner.calls[0]!.messages.filter((message) => message.role === 'system').map((message) => message.content)).toEqual([buildSystemPrompt(undefined)]);
+  });
+
+  it('counts a channel persona in what the first call added, and reports nothing when the provider reported no usage', async () => {
+    const persona = 'Du bist ein sehr ausführlicher Assistent, der immer auf Deutsch antwortet, egal in welcher Sprache gefragt wird.';
+    const withPersona = await answerer(scriptedReasoner(() => ({ text: 'Hallo.', usage: { inputTokens: 400, outputTokens: 5 } }))).answer({
+      ...request([{ role: 'user', content: 'hello' }]),
+      persona,
+    });
+    const [personaTokens] = await tokenCounter.countMessages([{ role: 'system', content: buildSystemPrompt(persona) }]);
+    expect(withPersona.promptTokens).toEqual({ reportedTokens: 400, addedTokens: personaTokens! + tokenCounter.countText(JSON.stringify(SEARCH_TOOL)) });
+
+    const silent = await answerer(scriptedReasoner(() => ({ text: 'Hello.', usage: { inputTokens: 0, outputTokens: 0 } }))).answer(request([{ role: 'user', content: 'hello' }]));
+    expect(silent.promptTokens).toBeUndefined();
+  });
+
+  it('still reports the first call’s figure when nothing was found', async () => {
+    const reasoner = scriptedReasoner((_messages, index) =>
+      index === 0 ? { toolCalls: [{ id: 'call-x', name: 'knowledge_search', arguments: { query: 'zebra migration patterns' } }], usage: { inputTokens: 250, outputTokens: 10 } } : { text: 'unused' },
+    );
+    const answer = await answerer(reasoner, { retriever: { search: async () => [] } }).answer(request([{ role: 'user', content: 'Where do zebras migrate?' }]));
+    expect(answer.mode).toBe('not-found');
+    expect(answer.promptTokens?.reportedTokens).toBe(250);
   });
 });
