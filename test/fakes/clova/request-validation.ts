@@ -119,7 +119,8 @@ export const tokenizeV3Body = z.object({
   responseFormat: z.record(z.string(), z.unknown()).optional(),
 });
 
-export const embeddingBody = z.object({ text: z.string().min(1) });
+/** Empty text is not a parameter error but `40004 Text empty` (checked by the handler). */
+export const embeddingBody = z.object({ text: z.string() });
 
 export const embeddingTokenizeBody = z.object({ text: z.string().min(1).max(10_000) });
 

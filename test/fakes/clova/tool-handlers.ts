@@ -173,6 +173,7 @@ async function computeOutcome(context: FakeContext, call: ToolCall, injected: Sc
     case 'embedding': {
       const parsed = validate(embeddingBody, body);
       if (!parsed.ok) return invalid(parsed.parameters);
+      if (parsed.value.text === '') return { error: { code: '40004', message: 'Text empty' } };
       const inputTokens = fakeTokenCount(parsed.value.text);
       if (inputTokens > EMBEDDING_MAX_TOKENS) return { error: { code: '40003', message: 'Context length exceeded' } };
       if (!context.admit('embedding', inputTokens, response)) return undefined;
