@@ -4,6 +4,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { modelInfo, type ModelInfoOverrides } from '../model-catalogue.js';
 import type { HttpAgentOptions } from '../http/http-agent.js';
+import { CredentialStatus } from '../http/credential-status.js';
 import { createVendorTransport, type ProviderTransport, type ProviderCall } from '../http/provider-transport.js';
 import { RateLimiter, type RateLimits } from '../http/rate-limiter.js';
 import type { RetryPolicy, Sleep } from '../http/retry.js';
@@ -116,10 +117,16 @@ export class ClovaClient {
   private readonly agent;
   private readonly limiters = new Map<string, RateLimiter>();
   private readonly baseUrl: string;
+  /** Whether CLOVA accepted the key on the most recent call (read by `/readyz`). */
+  readonly credentials = new CredentialStatus();
 
   constructor(private readonly options: ClovaClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    ({ agent: this.agent, transport: this.transport } = createVendorTransport('clova', options, { errorFromResponse: clovaErrorFromResponse, createError: createClovaError }));
+    ({ agent: this.agent, transport: this.transport } = createVendorTransport(
+      'clova',
+      { ...options, credentials: this.credentials },
+      { errorFromResponse: clovaErrorFromResponse, createError: createClovaError },
+    ));
   }
 
   /** Chat Completions v1 (HCX-003, HCX-DASH-001), one JSON answer. */
@@ -260,7 +267,11 @@ export class ClovaClient {
     const envelope = envelopeSchema.safeParse(json);
     if (!envelope.success) throw createClovaError({ kind: 'protocol', message: 'response is not a CLOVA status envelope', status, requestId, retryable: false, cause: envelope.error });
     // A non-20000 code is a failure even on HTTP 200.
-    if (envelope.data.status.code !== '20000') throw clovaErrorFromEnvelope(envelope.data.status, { httpStatus: status, requestId });
+    if (envelope.data.status.code !== '20000') {
+      const failure = clovaErrorFromEnvelope(envelope.data.status, { httpStatus: status, requestId });
+      if (failure.kind === 'auth') this.credentials.refused(failure);
+      throw failure;
+    }
     const result = schema.safeParse(envelope.data.result);
     if (!result.success) {
       throw createClovaError({ kind: 'protocol', message: `unexpected result shape: ${result.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.')} ${issue.message}`).join('; ')}`, status, requestId, retryable: false });

@@ -2,6 +2,7 @@ import type { EventSourceMessage } from 'eventsource-parser';
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
+import type { CredentialStatus } from './credential-status.js';
 import { createHttpAgent, resolveTimeouts, type HttpAgentOptions, type HttpTimeouts } from './http-agent.js';
 import { ProviderError, type ProviderErrorDetails } from './provider-error.js';
 import type { RateLimiter, RateLimitPermit } from './rate-limiter.js';
@@ -29,6 +30,8 @@ export interface ProviderTransportOptions {
   sleep?: Sleep;
   logger: Logger;
   metrics?: Metrics;
+  /** Told whether each call's credentials were accepted or refused (for `/readyz`). */
+  credentials?: CredentialStatus;
   /** Maps a non-2xx response (or a 2xx JSON body where a stream was expected) to a vendor error. */
   errorFromResponse(response: FailedResponse): ProviderError;
   /** Builds a vendor error (its own subclass) from details. */
@@ -172,9 +175,9 @@ export class ProviderTransport {
   }
 
   private async retrying<Result>(call: ProviderCall, operation: (attempt: number) => Promise<Result>): Promise<Result> {
-    const { logger, metrics, provider } = this.options;
+    const { logger, metrics, provider, credentials } = this.options;
     try {
-      return await withRetries(operation, {
+      const result = await withRetries(operation, {
         policy: this.options.retry,
         sleep: this.sleep,
         ...(call.signal ? { signal: call.signal } : {}),
@@ -187,9 +190,12 @@ export class ProviderTransport {
           );
         },
       });
+      credentials?.accepted();
+      return result;
     } catch (error) {
       // A cancel or deadline during a backoff wait surfaces as a bare abort reason; type it like any other.
       const typed = error instanceof ProviderError ? error : this.transportError(error, call, new AbortController().signal, false);
+      if (typed.kind === 'auth') credentials?.refused(typed);
       metrics?.countError(typed);
       logger.warn({ provider, path: call.path, requestId: call.requestId, code: typed.code }, 'provider call failed');
       throw typed;
@@ -265,6 +271,7 @@ export interface VendorTransportSettings {
   sleep?: Sleep;
   logger: Logger;
   metrics?: Metrics;
+  credentials?: CredentialStatus;
 }
 
 /** A vendor's keep-alive pool and the transport on it; the caller closes `agent` on shutdown. */
@@ -284,6 +291,7 @@ export function createVendorTransport(
     ...(settings.sleep ? { sleep: settings.sleep } : {}),
     logger: settings.logger,
     ...(settings.metrics ? { metrics: settings.metrics } : {}),
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
     ...errors,
   });
   return { agent, transport };

@@ -1,5 +1,6 @@
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
+import type { CredentialStatus } from '../http/credential-status.js';
 import type { HttpAgentOptions } from '../http/http-agent.js';
 import type { RateLimits } from '../http/rate-limiter.js';
 import type { RetryPolicy, Sleep } from '../http/retry.js';
@@ -37,6 +38,8 @@ export interface OpenAiCompatibleProvider {
   chatModel: ChatModel;
   chatReasoner: Reasoner;
   embedder?: Embedder;
+  /** Whether the server accepted the key on the most recent call. */
+  credentials: CredentialStatus;
   close(): Promise<void>;
 }
 
@@ -78,7 +81,7 @@ export function createOpenAiCompatibleProvider(options: OpenAiCompatibleProvider
     ...(options.sleep !== undefined ? { sleep: options.sleep } : {}),
   });
   const chatModel = new OpenAiChatModel(client, options.model, options.contextWindow ?? 8_192, options.maxOutputTokens ?? 4_096, options.logger, options.metrics);
-  const provider: OpenAiCompatibleProvider = { chatModel, chatReasoner: new OpenAiChatReasoner(chatModel), close: () => client.close() };
+  const provider: OpenAiCompatibleProvider = { chatModel, chatReasoner: new OpenAiChatReasoner(chatModel), credentials: client.credentials, close: () => client.close() };
   if (options.embeddingModel) provider.embedder = new OpenAiEmbedder(client, options.embeddingModel, options.embeddingDimensions ?? 0, options.embeddingBatchSize ?? 64);
   return provider;
 }

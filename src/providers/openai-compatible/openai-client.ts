@@ -3,6 +3,7 @@ import type { EventSourceMessage } from 'eventsource-parser';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { HttpAgentOptions } from '../http/http-agent.js';
+import { CredentialStatus } from '../http/credential-status.js';
 import { createVendorTransport, type ProviderTransport, type ProviderCall } from '../http/provider-transport.js';
 import { RateLimiter, type RateLimits } from '../http/rate-limiter.js';
 import type { RetryPolicy, Sleep } from '../http/retry.js';
@@ -29,11 +30,17 @@ export class OpenAiClient {
   private readonly agent;
   private readonly baseUrl: string;
   private readonly limiter: RateLimiter | undefined;
+  /** Whether the server accepted the key on the most recent call (read by `/readyz`). */
+  readonly credentials = new CredentialStatus();
 
   constructor(private readonly options: OpenAiClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.limiter = options.rateLimits ? new RateLimiter(options.rateLimits) : undefined;
-    ({ agent: this.agent, transport: this.transport } = createVendorTransport('openai', options, { errorFromResponse: openAiErrorFromResponse, createError: createOpenAiError }));
+    ({ agent: this.agent, transport: this.transport } = createVendorTransport(
+      'openai',
+      { ...options, credentials: this.credentials },
+      { errorFromResponse: openAiErrorFromResponse, createError: createOpenAiError },
+    ));
   }
 
   /** A fresh request id, sent as `X-Request-Id` (and as CLOVA's header, which its OpenAI surface reads). */
