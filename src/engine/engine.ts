@@ -415,6 +415,8 @@ class Engine implements ConversationEngine {
     const handedOver = await this.applyHandoff(message, state, policy, sink, lock, log);
     if (handedOver) {
       await stored();
+      // Nothing of this turn is in flight; the waiting record was what listed the thread for recovery.
+      if (!state.inFlight) await this.options.coordinator.clearInFlight(message.threadKey).catch((error: unknown) => log.warn({ err: describeError(error) }, 'could not clear the in-flight mark of a finished turn'));
       return handedOver;
     }
     if (state.handoff?.humanJoinedAt) state = { ...state, handoff: undefined }; // addressed again: the bot is back

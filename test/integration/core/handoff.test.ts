@@ -35,6 +35,9 @@ describe('human handoff', () => {
     const customerReply = await bot.handle(incomingMessage(thread, 'thanks!', { author: { id: 'U-CUSTOMER' } }), recordingSink());
     expect(customerReply.kind).toBe('ignored');
     expect(answerer.requests).toHaveLength(1);
+    // Quiet turns end with nothing left for crash recovery to look at.
+    expect(await backends.coordinator.listPending(thread)).toEqual([]);
+    expect(await backends.coordinator.listInFlight()).toEqual([]);
 
     // Mentioning the bot brings it back, with the whole conversation (the agent's words included).
     const back = await bot.handle(incomingMessage(thread, 'one more question for the bot', { author: { id: 'U-CUSTOMER' }, addressedToBot: true }), recordingSink());
