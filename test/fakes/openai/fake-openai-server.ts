@@ -59,6 +59,20 @@ function echo(request: OpenAiFakeRequestView): OpenAiFakeReply {
   return { text: `(fake ${request.model}) You said: ${(last?.content ?? '').slice(0, 400)}` };
 }
 
+/**
+ * `usage.prompt_tokens` of a chat request under the fake's tokenizer: every message (assistant tool
+ * calls included) and the tool definitions, which OpenAI-compatible servers render into the prompt
+ * and count.
+ */
+export function fakeOpenAiPromptTokens(body: Record<string, unknown>): number {
+  const messages = ((body.messages ?? []) as OpenAiFakeRequestView['messages']).map((message) => ({
+    role: message.role,
+    content: message.content,
+    ...(message.tool_calls !== undefined ? { toolCalls: message.tool_calls } : {}),
+  }));
+  return fakePromptTokens(messages, body.tools);
+}
+
 /** Starts the fake on 127.0.0.1, port 0. With `apiKey`, requests must carry `Authorization: Bearer <apiKey>`. */
 export async function startFakeOpenAi(options: { apiKey?: string; port?: number } = {}): Promise<FakeOpenAi> {
   const requests: OpenAiRecordedRequest[] = [];
@@ -115,7 +129,7 @@ export async function startFakeOpenAi(options: { apiKey?: string; port?: number 
       function: { name: call.name, arguments: typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments) },
     }));
     const text = reply.text ?? (toolCalls.length > 0 ? null : '');
-    const usage = { prompt_tokens: fakePromptTokens(view.messages), completion_tokens: fakeTokenCount(`${reply.text ?? ''}${reply.reasoning ?? ''}`) + toolCalls.length, total_tokens: 0 };
+    const usage = { prompt_tokens: fakeOpenAiPromptTokens(view.body), completion_tokens: fakeTokenCount(`${reply.text ?? ''}${reply.reasoning ?? ''}`) + toolCalls.length, total_tokens: 0 };
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
     const finishReason = reply.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop');
     if (!view.streaming) {
