@@ -12,8 +12,8 @@ export function ingestCommand(args: readonly string[]): string {
   return [program, ...args.map(quoteForShell)].join(' ');
 }
 
-/** Placeholders such as `<files or folders>` stay readable; anything with shell-special characters is single-quoted. */
+/** Placeholders such as `<files or folders>` or `[options]` stay readable; anything with shell-special characters is single-quoted. */
 function quoteForShell(argument: string): string {
-  if (/^<[^<>]+>$/.test(argument) || /^[\w@%+=:,./-]+$/.test(argument)) return argument;
+  if (/^(<[^<>]+>|\[[^[\]]+\])(\.\.\.)?$/.test(argument) || /^[\w@%+=:,./-]+$/.test(argument)) return argument;
   return `'${argument.replaceAll("'", `'\\''`)}'`;
 }
