@@ -63,14 +63,14 @@ export async function withTokenCounts(
   return result;
 }
 
-
 /**
  * Learns from one call's reported prompt size (see `PromptTokenReport`). Counts confirmed by earlier
  * reports (`api`) are taken as right; everything else in the prompt — the still-unconfirmed history
  * counts and the answerer's additions, all our own estimates — is assumed off by one common factor,
  * which the report fixes: (reported − confirmed) ÷ (added + unconfirmed). The unconfirmed counts are
- * scaled by it and become `api` counts; the additions are not stored, so their share of an error in
- * the confirmed counts fades a little with every later report while the sum stays true to it.
+ * scaled by it and become `api` counts. A small error in the confirmed counts lands on the new counts
+ * in proportion to their share of the estimate, so it shrinks with every later report instead of
+ * staying for the life of the thread.
  *
  * A factor outside the believable range means the report and the confirmed counts cannot both be
  * right: those counts are forgotten so the next fit counts them afresh (estimates err on the large
