@@ -188,9 +188,12 @@ class Engine implements ConversationEngine {
    */
   private async answerAbandoned(threadKey: string, platform: Platform, sinkFor: RecoverySinkFactory, lock: ThreadLock, log: Logger, arrivedBefore?: number): Promise<number> {
     const { coordinator, store } = this.options;
-    // All messages of a thread share its platform; another platform's process could not post the answers.
-    const readable = (await coordinator.listPending(threadKey)).map((entry) => waitingMessageFrom(threadKey, entry.payload)).find((waiting) => waiting !== undefined);
-    if (readable?.message.platform !== platform) return 0;
+    // All messages of a thread share its platform, which a sweep has to check (a live turn knows it):
+    // another platform's process could not post the answers.
+    if (arrivedBefore === undefined) {
+      const readable = (await coordinator.listPending(threadKey)).map((entry) => waitingMessageFrom(threadKey, entry.payload)).find((waiting) => waiting !== undefined);
+      if (readable?.message.platform !== platform) return 0;
+    }
     let answered = 0;
     for (const entry of await coordinator.takeAbandonedPending(threadKey, arrivedBefore === undefined ? {} : { arrivedBefore })) {
       const waiting = waitingMessageFrom(threadKey, entry.payload);
@@ -213,16 +216,16 @@ class Engine implements ConversationEngine {
     return answered;
   }
 
-  async close(deadlineMs = 30_000): Promise<void> {
+  async close(deadlineMs = 30_000, cancelGraceMs = deadlineMs): Promise<void> {
     this.closing = true;
     const everything = Promise.allSettled([...this.running]).then(() => 'done' as const);
-    const deadline = () => new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), deadlineMs).unref());
-    if ((await Promise.race([everything, deadline()])) === 'deadline') {
+    const deadline = (ms: number) => new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), ms).unref());
+    if ((await Promise.race([everything, deadline(deadlineMs)])) === 'deadline') {
       this.options.logger.warn({ running: this.running.size }, 'shutdown deadline reached; aborting running turns');
       this.closeController.abort(new EngineClosingError());
       // A platform call that ignores the abort (a post stuck in a rate-limit wait) must not hold the
       // process forever: its turn stays in flight and another process finishes it.
-      if ((await Promise.race([everything, deadline()])) === 'deadline') {
+      if ((await Promise.race([everything, deadline(cancelGraceMs)])) === 'deadline') {
         this.options.logger.warn({ running: this.running.size }, 'turns still running after the abort; leaving them to crash recovery');
       }
     }
