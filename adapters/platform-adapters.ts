@@ -7,8 +7,11 @@ import { createSlackAdapter } from './slack/index.js';
 
 export interface PlatformAdapter {
   start(): Promise<void>;
-  /** Stops taking events; running turns are finished by the engine's own shutdown. */
-  stop(): Promise<void>;
+  /**
+   * Stops taking events; running turns are finished by the engine's own shutdown. An adapter that
+   * must keep answering while it drains (Discord cannot redeliver) does so for at most `deadlineMs`.
+   */
+  stop(deadlineMs?: number): Promise<void>;
 }
 
 /** The Slack and Discord adapters the configuration enables. */

@@ -24,8 +24,8 @@ export interface PlatformDependencies {
 export interface RunningPlatforms {
   /** Resolves when the process should exit on its own (the console's input ended). */
   finished: Promise<{ exitCode: number }>;
-  /** Stops taking new events (first step of a graceful shutdown). */
-  stopAccepting(): Promise<void>;
+  /** Stops taking new events (first step of a graceful shutdown); adapters that drain get up to `deadlineMs`. */
+  stopAccepting(deadlineMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -84,9 +84,12 @@ export async function startPlatforms(config: Config, dependencies: PlatformDepen
 
   return {
     finished,
-    stopAccepting: async () => {
+    stopAccepting: async (deadlineMs) => {
       accepting = false;
-      for (const adapter of adapters) await adapter.stop().catch((error: unknown) => logger.warn({ err: String(error) }, 'adapter did not stop cleanly'));
+      // Together, so one platform's drain does not keep another taking events or spend its share of the deadline.
+      await Promise.all(
+        adapters.map((adapter) => adapter.stop(deadlineMs).catch((error: unknown) => logger.warn({ err: String(error) }, 'adapter did not stop cleanly'))),
+      );
     },
     close: async () => {
       await http.close();

@@ -49,9 +49,14 @@ async function main(): Promise<void> {
   const stop = async (reason: string, exitCode: number) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ reason }, 'shutting down: no new events; finishing running turns');
-    await platforms.stopAccepting();
-    await engine.close(config.TURN_TIMEOUT_MS);
+    logger.info({ reason, deadlineMs: config.SHUTDOWN_DEADLINE_MS }, 'shutting down: no new events; finishing running turns');
+    // One budget for the whole shutdown, since the orchestrator's grace period ends in SIGKILL: running
+    // turns get most of it, and what they still need when it is up goes to telling users to ask again.
+    const cancelGraceMs = Math.min(5_000, Math.round(config.SHUTDOWN_DEADLINE_MS / 5));
+    const drainEndsAt = Date.now() + config.SHUTDOWN_DEADLINE_MS - cancelGraceMs;
+    const remainingMs = () => Math.max(0, drainEndsAt - Date.now());
+    await platforms.stopAccepting(remainingMs());
+    await engine.close(remainingMs(), cancelGraceMs);
     await platforms.close();
     await models.close();
     settings.close();

@@ -77,6 +77,12 @@ export const VARIABLES = {
     example: '180000',
     description: 'Longest one answer may take before the user is told it timed out.',
   }),
+  SHUTDOWN_DEADLINE_MS: variable({
+    name: 'SHUTDOWN_DEADLINE_MS',
+    schema: integer(25_000, { min: 1_000, max: 3_600_000 }),
+    example: '25000',
+    description: 'How long SIGTERM lets running answers (and Discord interactions that still arrive) finish; after it they are cancelled and their users are told so. Keep it a few seconds under the orchestrator\'s grace period (Kubernetes: 30 s by default; compose.yaml: 30 s), which ends in SIGKILL.',
+  }),
   THREAD_LOCK_TTL_MS: variable({
     name: 'THREAD_LOCK_TTL_MS',
     schema: integer(30_000, { min: 1_000, max: 600_000 }),

@@ -121,6 +121,9 @@ export interface ConversationEngine {
    * Returns how many. The engine keeps `sinkFor` so that a live turn can answer such messages first.
    */
   recoverOrphanedTurns(platform: Platform, sinkFor: RecoverySinkFactory): Promise<number>;
-  /** Stops taking new turns, lets running ones finish (up to `deadlineMs`), then releases everything. */
-  close(deadlineMs?: number): Promise<void>;
+  /**
+   * Stops taking new turns, lets running ones finish (up to `deadlineMs`), cancels the rest and gives
+   * them up to `cancelGraceMs` (default `deadlineMs`) to tell their users, then releases everything.
+   */
+  close(deadlineMs?: number, cancelGraceMs?: number): Promise<void>;
 }

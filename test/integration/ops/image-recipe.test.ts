@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadConfig } from '../../../src/config/config.js';
 import { freePort } from '../../support/redis-server.js';
 import { createBuildContext, isIgnored, parseDockerignore } from './build-context.js';
 import { hostPath, parseDockerfile, replayDockerfile, type Stage } from './dockerfile-recipe.js';
@@ -184,3 +185,17 @@ async function healthzWithin(app: RunningApp, port: number, deadlineMs: number):
   }
   throw new Error(`no answer on /healthz within ${deadlineMs} ms:\n${app.output()}`);
 }
+
+describe('compose shutdown', () => {
+  it('gives the bot\'s shutdown deadline a few seconds before Docker kills it', () => {
+    const compose = parse(readFileSync(join(repository, 'compose.yaml'), 'utf8')) as {
+      services: Record<string, { stop_grace_period?: string; environment?: Record<string, string> }>;
+    };
+    const bot = compose.services.bot!;
+    // Docker's default grace period is 10 s; compose.yaml must say so when it wants longer.
+    const grace = /^(\d+)s$/.exec(bot.stop_grace_period ?? '10s');
+    expect(grace, 'stop_grace_period in whole seconds, e.g. 30s').not.toBeNull();
+    const deadlineMs = loadConfig({ ...bot.environment }).SHUTDOWN_DEADLINE_MS;
+    expect(Number(grace![1]) * 1000 - deadlineMs).toBeGreaterThanOrEqual(3_000);
+  });
+});

@@ -63,6 +63,36 @@ describe('a bot process told to stop (SIGTERM) during a turn', () => {
     expect(bot.logs().filter((line) => (line.level ?? 0) >= 40).map((line) => [line.msg, (line as { check?: string }).check])).toEqual([['readiness check fails', 'accepting-events']]);
   }, PROCESS_TEST_TIMEOUT_MS);
 
+  it('cancels a turn still running when SHUTDOWN_DEADLINE_MS ends, tells the user, and exits 0 on its own', async () => {
+    const redisUrl = requireRedisUrl();
+    const keyPrefix = uniquePrefix('process-sigterm-deadline');
+    const discord = await startDiscordSetup();
+    const clova = await startFakeClova();
+    const state = await openSharedState(redisUrl, keyPrefix);
+    // The model never answers while the test runs: only the deadline can end this turn.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    cleanups.push(() => discord.close(), async () => { release(); await clova.close(); }, () => state.close(), () => deleteKeysWithPrefix(redisUrl, keyPrefix));
+    clova.scriptRagReasoning(async () => {
+      await released;
+      return { text: 'Too late.' };
+    });
+    const bot = await startBotProcess({
+      name: 'deadline',
+      env: { ...discord.env, CLOVA_STUDIO_API_KEY: FAKE_CLOVA_API_KEY, CLOVA_STUDIO_BASE_URL: clova.url, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix, SHUTDOWN_DEADLINE_MS: '1000' },
+    });
+
+    const running = await discord.ask(bot.baseUrl, 'How do I point the bot at Redis?');
+    await expect.poll(() => clova.requestsFor('rag-reasoning').length, { timeout: PROCESS_WAIT_MS }).toBe(1);
+    bot.signal('SIGTERM');
+
+    expect(await bot.exited).toEqual({ code: 0, signal: null });
+    expect(bot.logs().map((line) => line.msg)).toContain('shutdown deadline reached; aborting running turns');
+    // Part of the deadline is kept for this: the placeholder does not stay at "Thinking…".
+    expect(discord.fake.originalResponse(running.token)?.content).toContain('The answer was cancelled.');
+    expect(await state.keys('lock')).toEqual([]);
+  }, PROCESS_TEST_TIMEOUT_MS);
+
   it('on Discord, still answers an /ask that arrives while it drains (Discord cannot redeliver it elsewhere), then exits', async () => {
     const redisUrl = requireRedisUrl();
     const keyPrefix = uniquePrefix('process-sigterm-discord');
