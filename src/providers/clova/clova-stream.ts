@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ProviderError } from '../http/provider-error.js';
+import { detailsWithPartialText, ProviderError } from '../http/provider-error.js';
 import type { ProviderStream } from '../http/provider-transport.js';
 import { clovaErrorFromEnvelope, createClovaError, type ClovaError } from './clova-errors.js';
 import { streamErrorSchema, streamSignalSchema } from './wire-schemas.js';
@@ -17,17 +17,7 @@ interface ChatStreamShape<TokenSchema extends z.ZodType, ResultSchema extends z.
 
 /** Copies `error` with the text streamed so far, so a caller can still show or log it. */
 export function withPartialText(error: ProviderError, partialText: string): ClovaError {
-  return createClovaError({
-    kind: error.kind,
-    message: error.detail,
-    retryable: false,
-    partialText,
-    cause: error.cause ?? error,
-    ...(error.status !== undefined ? { status: error.status } : {}),
-    ...(error.providerCode !== undefined ? { providerCode: error.providerCode } : {}),
-    ...(error.requestId !== undefined ? { requestId: error.requestId } : {}),
-    ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
-  });
+  return createClovaError(detailsWithPartialText(error, partialText));
 }
 
 /**

@@ -49,6 +49,16 @@ const USER_MESSAGES: Record<ProviderErrorKind, string> = {
   request_failed: 'The language model could not answer this request. Please try again.',
 };
 
+/** Kinds where a stream that already showed text broke off rather than never started. */
+const BREAKS_OFF: ReadonlySet<ProviderErrorKind> = new Set(['connection', 'server', 'timeout', 'protocol']);
+const BROKE_OFF_MESSAGE = 'My answer broke off before it was finished because the language model service stopped sending it. Please ask again.';
+
+function userMessageFor(kind: ProviderErrorKind, partialText: string | undefined): string {
+  // "Could not reach the service" under half an answer the user just watched appear reads as nonsense.
+  if (partialText !== undefined && partialText.trim() !== '' && BREAKS_OFF.has(kind)) return BROKE_OFF_MESSAGE;
+  return USER_MESSAGES[kind];
+}
+
 /**
  * Base of every provider failure: a stable `code` (`<provider>_<kind>`), the HTTP status, the
  * vendor's code, the request id and, for rate limits, how long to wait.
@@ -74,7 +84,7 @@ export class ProviderError extends BotError {
     super({
       code: `${details.provider}_${details.kind}`,
       message: `${details.provider}: ${details.message}${facts.length > 0 ? ` (${facts.join(', ')})` : ''}`,
-      userMessage: USER_MESSAGES[details.kind],
+      userMessage: userMessageFor(details.kind, details.partialText),
       cause: details.cause,
     });
     this.provider = details.provider;
@@ -87,6 +97,24 @@ export class ProviderError extends BotError {
     this.partialText = details.partialText;
     this.retryable = details.retryable;
   }
+}
+
+/**
+ * The details of `error` with the text a stream produced before it failed, for a vendor to build its
+ * own error class from. Never retryable: text was already delivered.
+ */
+export function detailsWithPartialText(error: ProviderError, partialText: string): Omit<ProviderErrorDetails, 'provider'> {
+  return {
+    kind: error.kind,
+    message: error.detail,
+    retryable: false,
+    partialText,
+    cause: error.cause ?? error,
+    ...(error.status !== undefined ? { status: error.status } : {}),
+    ...(error.providerCode !== undefined ? { providerCode: error.providerCode } : {}),
+    ...(error.requestId !== undefined ? { requestId: error.requestId } : {}),
+    ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+  };
 }
 
 /** Kind and retryability of an HTTP failure status, for vendors that have no finer code. */

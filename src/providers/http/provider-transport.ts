@@ -131,11 +131,15 @@ export class ProviderTransport {
     });
   }
 
-  /** POSTs JSON asking for `text/event-stream`; retries happen only until the stream is open. */
+  /**
+   * POSTs JSON asking for `text/event-stream`. Retries cover the stream up to its first event: a
+   * stream that breaks before it sent anything has shown the user nothing, so sending the request
+   * again is as safe as retrying a refused connection. Once an event arrived, a failure is final.
+   */
   async openStream(call: ProviderCall): Promise<ProviderStream> {
     const deadline = AbortSignal.timeout(this.options.streamTimeoutMs ?? 300_000);
     const signal = call.signal ? AbortSignal.any([call.signal, deadline]) : deadline;
-    const response = await this.retrying(call, async (attempt) => {
+    const { response, reader, first } = await this.retrying(call, async (attempt) => {
       const opened = await this.send(call, signal, deadline, 'text/event-stream', attempt);
       const contentType = String(opened.headers['content-type'] ?? '');
       if (!contentType.includes('text/event-stream')) {
@@ -143,19 +147,27 @@ export class ProviderTransport {
         const bodyText = withoutCredentials(await readBoundedText(opened.body).catch(() => ''), call.headers);
         throw this.options.errorFromResponse({ status: opened.statusCode, bodyText, headers: opened.headers, requestId: call.requestId });
       }
-      return opened;
+      const events = readServerSentEvents(opened.body);
+      try {
+        const firstEvent = await events.next();
+        if (firstEvent.done) {
+          throw this.options.createError({ kind: 'connection', message: 'the stream closed before its first event', status: opened.statusCode, retryable: true, ...this.idOf(call) });
+        }
+        return { response: opened, reader: events, first: firstEvent.value };
+      } catch (error) {
+        opened.body.destroy();
+        throw this.streamError(error, call, deadline, true);
+      }
     });
     const transport = this;
     let finished = false;
     const events = (async function* () {
       try {
-        for await (const event of readServerSentEvents(response.body)) yield event;
+        yield first;
+        for await (const event of reader) yield event;
         finished = true;
       } catch (error) {
-        if (error instanceof SseBufferError) {
-          throw transport.options.createError({ kind: 'protocol', message: error.message, status: 200, retryable: false, cause: error, ...transport.idOf(call) });
-        }
-        throw transport.transportError(error, call, deadline, false);
+        throw transport.streamError(error, call, deadline, false);
       } finally {
         // An abandoned stream must not keep its socket: destroying the body closes it.
         if (!finished) response.body.destroy();
@@ -168,6 +180,14 @@ export class ProviderTransport {
         if (!finished) response.body.destroy();
       },
     };
+  }
+
+  /** A failure while reading an open stream; `retryable` only while nothing of it was delivered yet. */
+  private streamError(error: unknown, call: ProviderCall, deadline: AbortSignal, retryable: boolean): ProviderError {
+    if (error instanceof SseBufferError) {
+      return this.options.createError({ kind: 'protocol', message: error.message, status: 200, retryable: false, cause: error, ...this.idOf(call) });
+    }
+    return this.transportError(error, call, deadline, retryable);
   }
 
   private idOf(call: ProviderCall): { requestId?: string } {

@@ -2,6 +2,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { ChatCompletion, ChatEvent, ChatMessage, ChatModel, ChatParams, FinishReason, Reasoner, ToolCall, ToolDefinition } from '../types.js';
 import type { OpenAiClient } from './openai-client.js';
+import { detailsWithPartialText, ProviderError } from '../http/provider-error.js';
 import { createOpenAiError } from './openai-errors.js';
 import type { ChatResponse, OpenAiChatRequest, OpenAiMessage } from './wire-schemas.js';
 
@@ -98,31 +99,37 @@ export class OpenAiChatModel implements ChatModel {
     let usage = { inputTokens: 0, outputTokens: 0 };
     // Streamed tool calls arrive as fragments keyed by `index`; the first fragment carries id and name.
     const calls = new Map<number, { id: string; name: string; arguments: string }>();
-    for await (const chunk of this.client.streamChat(toOpenAiRequest(this.modelId, messages, params, this.maxOutputTokens), { requestId, ...(params.signal ? { signal: params.signal } : {}) })) {
-      if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
-      for (const choice of chunk.choices) {
-        const delta = choice.delta;
-        const thinkingDelta = delta?.reasoning_content ?? delta?.thinking_content;
-        if (thinkingDelta) {
-          if (!text && !thinking) this.metrics?.modelFirstToken.observe((performance.now() - startedAt) / 1000);
-          thinking += thinkingDelta;
-          yield { type: 'thinking-delta', text: thinkingDelta };
+    try {
+      for await (const chunk of this.client.streamChat(toOpenAiRequest(this.modelId, messages, params, this.maxOutputTokens), { requestId, ...(params.signal ? { signal: params.signal } : {}) })) {
+        if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+        for (const choice of chunk.choices) {
+          const delta = choice.delta;
+          const thinkingDelta = delta?.reasoning_content ?? delta?.thinking_content;
+          if (thinkingDelta) {
+            if (!text && !thinking) this.metrics?.modelFirstToken.observe((performance.now() - startedAt) / 1000);
+            thinking += thinkingDelta;
+            yield { type: 'thinking-delta', text: thinkingDelta };
+          }
+          if (delta?.content) {
+            if (!text && !thinking) this.metrics?.modelFirstToken.observe((performance.now() - startedAt) / 1000);
+            text += delta.content;
+            yield { type: 'text-delta', text: delta.content };
+          }
+          for (const fragment of delta?.tool_calls ?? []) {
+            const index = fragment.index ?? calls.size;
+            const current = calls.get(index) ?? { id: '', name: '', arguments: '' };
+            if (fragment.id) current.id = fragment.id;
+            if (fragment.function?.name) current.name = fragment.function.name;
+            if (fragment.function?.arguments) current.arguments += fragment.function.arguments;
+            calls.set(index, current);
+          }
+          if (choice.finish_reason) finishReason = toFinishReason(choice.finish_reason);
         }
-        if (delta?.content) {
-          if (!text && !thinking) this.metrics?.modelFirstToken.observe((performance.now() - startedAt) / 1000);
-          text += delta.content;
-          yield { type: 'text-delta', text: delta.content };
-        }
-        for (const fragment of delta?.tool_calls ?? []) {
-          const index = fragment.index ?? calls.size;
-          const current = calls.get(index) ?? { id: '', name: '', arguments: '' };
-          if (fragment.id) current.id = fragment.id;
-          if (fragment.function?.name) current.name = fragment.function.name;
-          if (fragment.function?.arguments) current.arguments += fragment.function.arguments;
-          calls.set(index, current);
-        }
-        if (choice.finish_reason) finishReason = toFinishReason(choice.finish_reason);
       }
+    } catch (error) {
+      // Keep what the user already saw, so the failure line can say the answer broke off.
+      if (error instanceof ProviderError && error.partialText === undefined && text !== '') throw createOpenAiError(detailsWithPartialText(error, text));
+      throw error;
     }
     const toolCalls = [...calls.entries()].sort(([left], [right]) => left - right).map(([, call]) => ({ id: call.id, name: call.name, arguments: parseToolArguments(call.name, call.arguments, requestId) }));
     if (usage.inputTokens === 0 && usage.outputTokens === 0) this.logger.debug({ requestId, model: this.modelId }, 'the server streamed no usage; token counts stay estimates');

@@ -195,7 +195,7 @@ describe('a whole turn when the streamed CLOVA chat answer misbehaves (CLOVA_USE
     cut.open();
     const turn = await asked.turn;
 
-    expect(turn.reply.content).toBe('⚠️ I could not reach the language model service. Please try again in a moment.');
+    expect(turn.reply.content).toBe('⚠️ My answer broke off before it was finished because the language model service stopped sending it. Please ask again.');
     expect(turn.reply.components).toEqual([]);
     expect(bed.finalRepliesSent(turn.token)).toHaveLength(1);
     expectNoHalfAnswerLeft(bed, turn);
@@ -258,15 +258,15 @@ describe('a whole turn when the streamed CLOVA chat answer misbehaves (CLOVA_USE
     await expectStoredTurn(bed, turn, 'answered');
   });
 
-  it('gives one clear line when the stream breaks right after it opened, before any answer text', async () => {
+  it('sends the answer request again when its stream breaks before the first event, and posts the complete answer once', async () => {
     bed = await createFaultBed({ redisUrl: requireRedisUrl(), reasoner: 'chat' });
     bed.clova.scriptChat(onChatAnswerCall({ fault: 'cut-mid-stream', text: ANSWER_START, afterTokens: 0 }));
     const turn = await bed.ask(QUESTION);
 
-    // Retries end once a stream is open (HTTP 200 and its headers), so this one is not sent again.
-    expect(turn.reply.content).toBe('⚠️ I could not reach the language model service. Please try again in a moment.');
-    expect(bed.clova.requestsFor('chat')).toHaveLength(2);
+    // Nothing of the broken stream reached anyone, so sending it again cannot show anything twice.
+    expectCompleteAnswer(turn);
+    expect(bed.clova.requestsFor('chat').map((request) => request.streaming)).toEqual([true, true, true]);
     expect(bed.finalRepliesSent(turn.token)).toHaveLength(1);
-    await expectStoredTurn(bed, turn, 'failed');
+    await expectStoredTurn(bed, turn, 'answered');
   });
 });

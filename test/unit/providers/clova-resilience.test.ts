@@ -98,10 +98,24 @@ describe('CLOVA retries, limits, timeouts and aborts', () => {
     expect(failure).toMatchObject({ kind: 'connection', partialText: '가나다라' });
     expect(streamed.join('')).toBe('가나다라');
     expect(fake.requestsFor('chat')).toHaveLength(1);
+    expect((failure as ClovaServerError).userMessage).toMatch(/^My answer broke off before it was finished/);
 
     fake.scriptChat([{ fault: 'cut-mid-stream', text: '응답 본문이 잘립니다' }, { text: '두 번째 시도' }]);
     const completion = await provider({ sleep }).chatModel.complete(ask, { maxTokens: 100 });
     expect(completion.text).toBe('두 번째 시도');
+  });
+
+  it('sends a stream again when it breaks after its headers but before its first event', async () => {
+    const { sleep, waits } = recordingSleep();
+    fake.scriptChat([{ fault: 'cut-mid-stream', text: '첫 번째 시도', afterTokens: 0 }, { text: '두 번째 시도' }]);
+    const streamed: string[] = [];
+    await drain(provider({ sleep }).chatModel.stream(ask, { maxTokens: 100 }), (text) => streamed.push(text));
+    expect(streamed.join('')).toBe('두 번째 시도');
+    expect(fake.requestsFor('chat').map((request) => [request.streaming, request.responseStatus])).toEqual([
+      [true, 200],
+      [true, 200],
+    ]);
+    expect(waits).toHaveLength(1);
   });
 
   it('queues a burst behind the local limiter so the server never answers 429', async () => {
