@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeClova, FAKE_CLOVA_API_KEY, type FakeClova } from '../../fakes/clova/fake-clova-server.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../../fakes/openai/fake-openai-server.js';
@@ -12,8 +13,12 @@ interface Run {
 
 /** Runs `npm start`'s entry point the way a script would: questions on stdin, no terminal. */
 function runBot(input: string, env: Record<string, string>): Promise<Run> {
+  return run(process.execPath, ['--import', 'tsx', 'src/main.ts'], input, env);
+}
+
+function run(command: string, args: string[], input: string, env: Record<string, string>): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(command, args, {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -47,6 +52,18 @@ describe('the bot from the command line (no terminal)', () => {
     expect(run.stdout).toMatch(/\[1\]/);
     expect(run.stdout).toMatch(/Sources:\n {2}\[1\] /);
     expect(run.stdout).toMatch(/extractive/);
+  });
+
+  it('runs the README\'s scripted example exactly as written: an answer per line read, and nothing but answers on stdout', async () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const documented = /`(printf '[^`']*' \| npm start[^`]*)`/.exec(readme)?.[1];
+    expect(documented, 'the README shows `printf … | npm start …`').toBeDefined();
+    const questions = (/printf '([^']*)'/.exec(documented!)?.[1] ?? '').split('\\n').filter((line) => line !== '');
+    const result = await run('sh', ['-c', documented!], '', {});
+    expect(result.code).toBe(0);
+    // npm prints its "> threadline@… start" banner on stdout unless told to be silent.
+    expect(result.stdout).not.toMatch(/^> /m);
+    expect(result.stdout.split('Sources:')).toHaveLength(questions.length + 1);
   });
 
   it('answers each line as one turn of the same thread, then exits', async () => {
