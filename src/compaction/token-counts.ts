@@ -64,6 +64,20 @@ export async function withTokenCounts(
 }
 
 /**
+ * `state` with the counts earlier usage reports confirmed (`api`) forgotten, for the messages `include`
+ * picks, so the next fit counts them afresh. For when those counts were shown wrong: a report that
+ * contradicts them, or a request built from them that the model refused as too long.
+ */
+export function withoutConfirmedCounts(state: ThreadState, include: (message: StoredMessage) => boolean = () => true): ThreadState {
+  const messages = state.messages.map((message) => {
+    if (message.tokens?.source !== 'api' || !include(message)) return message;
+    const { tokens: _forgotten, ...uncounted } = message;
+    return uncounted;
+  });
+  return { ...state, messages };
+}
+
+/**
  * Learns from one call's reported prompt size (see `PromptTokenReport`). Counts confirmed by earlier
  * reports (`api`) are taken as right; everything else in the prompt — the still-unconfirmed history
  * counts and the answerer's additions, all our own estimates — is assumed off by one common factor,
@@ -101,12 +115,7 @@ export function correctedFromUsage(state: ThreadState, sent: SentHistory, report
   if (ratio < MIN_CORRECTION_RATIO || ratio > MAX_CORRECTION_RATIO) {
     if (confirmedMessages > 0) {
       logger.info(details, 'reported prompt size contradicts the confirmed token counts; counting the history afresh');
-      const messages = state.messages.map((message) => {
-        if (!sentIds.has(message.id) || message.tokens?.source !== 'api') return message;
-        const { tokens: _forgotten, ...uncounted } = message;
-        return uncounted;
-      });
-      return { ...state, messages };
+      return withoutConfirmedCounts(state, (message) => sentIds.has(message.id));
     }
     if (ratio < MIN_CORRECTION_RATIO) {
       logger.debug(details, 'reported prompt size is too small to be this prompt; counts left as they are');

@@ -4,6 +4,8 @@ import { emptyThreadState, type StoredMessage, type ThreadState } from '../histo
 import type { ThreadStore } from '../history/thread-store.js';
 import type { Coordinator, PendingHold, ThreadLock } from '../coordination/coordinator.js';
 import type { HistoryCompactor, TokenBudget } from '../compaction/types.js';
+import { withoutConfirmedCounts } from '../compaction/token-counts.js';
+import { ProviderError } from '../providers/http/provider-error.js';
 import type { Answerer } from './answerer.js';
 import { textAnswer, type Answer } from './answer.js';
 import { asksForPerson, caseSummary } from './handoff.js';
@@ -474,7 +476,10 @@ class Engine implements ConversationEngine {
     } catch (error) {
       const failure = signal.aborted && !(error instanceof BotError) ? abortReason(signal, this.options.turnTimeoutMs) : error;
       await tracker.settle();
-      await this.markFailed(state, userMessage.id, lock, log);
+      // The model refused a request our counts said would fit: counts it confirmed earlier are wrong
+      // (another model, an odd report), and keeping them would refuse every later turn the same way.
+      const overflowed = failure instanceof ProviderError && failure.kind === 'context_too_long';
+      await this.markFailed(overflowed ? withoutConfirmedCounts(state) : state, userMessage.id, lock, log);
       throw failure;
     }
   }

@@ -13,6 +13,7 @@ import { createClovaProvider, type ClovaProvider } from '../../../src/providers/
 import { toOpenAiMessages } from '../../../src/providers/openai-compatible/chat-model.js';
 import { createOpenAiCompatibleProvider, type OpenAiCompatibleProvider } from '../../../src/providers/openai-compatible/index.js';
 import { toV3Messages } from '../../../src/providers/clova/chat-mapping.js';
+import { createClovaError } from '../../../src/providers/clova/clova-errors.js';
 import type { ChatCompletion, ChatMessage, ChatParams, Reasoner, ToolDefinition } from '../../../src/providers/types.js';
 import { createLocalReranker } from '../../../src/rag/local-reranker.js';
 import { createRagAnswerer } from '../../../src/rag/rag-answerer.js';
@@ -150,7 +151,9 @@ describe('with a model that counts `factor` times our estimate of what it is sen
         const counted = (await estimator.countMessages(messages)).reduce((sum, count) => sum + count, 0) + estimator.countText(JSON.stringify(tools));
         const prompt = Math.round(options.factor * counted);
         prompts.push(prompt);
-        if (options.enforceWindow && prompt + params.maxTokens > WINDOW_TOKENS) throw new Error(`40003 context length exceeded: ${prompt} + ${params.maxTokens} > ${WINDOW_TOKENS}`);
+        if (options.enforceWindow && prompt + params.maxTokens > WINDOW_TOKENS) {
+          throw createClovaError({ kind: 'context_too_long', message: `context length exceeded: ${prompt} + ${params.maxTokens} > ${WINDOW_TOKENS}`, providerCode: '40003', status: 400, retryable: false });
+        }
         const usage = { inputTokens: prompt, outputTokens: 20 };
         if (options.search && messages.at(-1)?.role === 'user') {
           return { text: '', toolCalls: [{ id: `call-${prompts.length}`, name: 'knowledge_search', arguments: { query: 'refund gift card' } }], finishReason: 'tool_calls', usage };
@@ -179,6 +182,29 @@ describe('with a model that counts `factor` times our estimate of what it is sen
       const counts = await countsBeside(await storedMessages(backends, threadKey), estimateOf);
       expect(counts.filter((count) => count.source === 'api').length).toBeGreaterThan(20);
       for (const count of counts) expect(Math.abs(count.stored - count.truth), JSON.stringify(count)).toBeLessThanOrEqual(Math.max(1, 0.05 * count.truth));
+    });
+
+    it(`${path}: a thread whose confirmed counts are far too small is refused once as too long, then counted afresh and answered`, async () => {
+      const options = { factor: 1, search, enforceWindow: false };
+      const reasoner = countingReasoner(options);
+      const { engine, backends } = await thread(reasoner);
+      const threadKey = `test:usage:stale:${search}`;
+      await converse(engine, threadKey);
+      // What an older release left behind: counts confirmed at 40% of what the model counts.
+      const stored = (await backends.store.load(threadKey)).state!;
+      const shrunk = stored.messages.map((message) => (message.tokens?.source === 'api' ? { ...message, tokens: { ...message.tokens, count: Math.round(0.4 * message.tokens.count) } } : message));
+      await backends.store.save({ ...stored, messages: shrunk });
+      options.enforceWindow = true;
+
+      const refused = await engine.handle(incomingMessage(threadKey, userText(TURNS + 1)), discardingSink);
+      expect(refused).toMatchObject({ kind: 'failed', code: 'clova_context_too_long' });
+      const afterRefusal = await storedMessages(backends, threadKey);
+      expect(afterRefusal.filter((message) => message.tokens?.source === 'api')).toEqual([]);
+      expect(afterRefusal.at(-1)).toMatchObject({ role: 'user', status: 'failed' });
+
+      const answered = await engine.handle(incomingMessage(threadKey, userText(TURNS + 2)), discardingSink);
+      expect(answered).toMatchObject({ kind: 'answered' });
+      expect(reasoner.prompts.at(search ? -2 : -1)! + OUTPUT_TOKENS).toBeLessThanOrEqual(WINDOW_TOKENS);
     });
 
     it(`${path}: counts move to the model's figure when it consistently counts 1.3 times the estimate`, async () => {
