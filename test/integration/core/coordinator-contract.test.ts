@@ -5,6 +5,7 @@ import { RedisCoordinator } from '../../../src/coordination/redis-coordinator.js
 import { LockWaitTimeoutError, type Coordinator } from '../../../src/coordination/coordinator.js';
 import { createRedisClient, type RedisClient } from '../../../src/redis/connection.js';
 import { createRedisClusterClient, type RedisClusterClient } from '../../../src/redis/cluster-connection.js';
+import type { ChannelSubscriber, RedisCommands } from '../../../src/redis/redis-commands.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix } from '../../support/redis.js';
 import { startRedisCluster, type TestRedisCluster } from '../../support/redis-cluster.js';
@@ -12,25 +13,39 @@ import { startRedisCluster, type TestRedisCluster } from '../../support/redis-cl
 /** Long enough that a holder on a busy two-core machine keeps renewing; short enough to wait out in a test. */
 const PENDING_LEASE_MS = 1_000;
 
-interface CoordinatorFactory {
+/** A lock that expires within a test unless renewed; its holder renews every third of it. */
+const SHORT_LOCK_TTL_MS = 300;
+
+interface ReplicaOptions {
+  lockTtlMs?: number;
+  maxPollIntervalMs?: number;
+}
+
+interface CoordinatorBackend {
   name: string;
-  /** Two coordinators that must behave as one (two replicas on one Redis; the same instance in memory). */
-  pair(): Promise<[Coordinator, Coordinator]>;
+  start(): Promise<void>;
   /**
-   * One more replica of the last pair, and a way to make its process "die": it stops renewing
-   * anything and releases nothing. Absent in memory, where no replica can die on its own.
+   * One more replica on the backend: on Redis a coordinator with connections of its own; in memory
+   * the one instance, which stands for every replica (it has no lock expiry to configure).
    */
-  peer?(): Promise<{ coordinator: Coordinator; die(): Promise<void> }>;
+  replica(options?: ReplicaOptions): Promise<Coordinator>;
+  /**
+   * A replica and a way to make its process "die": it stops renewing anything and releases nothing.
+   * Absent in memory, where no replica can die on its own.
+   */
+  peer?(options?: ReplicaOptions): Promise<{ coordinator: Coordinator; die(): Promise<void> }>;
   cleanup(): Promise<void>;
 }
 
-function memoryFactory(): CoordinatorFactory {
+function memoryBackend(): CoordinatorBackend {
   let coordinator: MemoryCoordinator | undefined;
   return {
     name: 'memory',
-    async pair() {
+    async start() {
       coordinator = new MemoryCoordinator({ pendingLeaseMs: PENDING_LEASE_MS });
-      return [coordinator, coordinator];
+    },
+    async replica() {
+      return coordinator!;
     },
     async cleanup() {
       await coordinator?.close();
@@ -38,29 +53,34 @@ function memoryFactory(): CoordinatorFactory {
   };
 }
 
-function redisFactory(): CoordinatorFactory {
+/**
+ * A replica on `client`. Unless a test sets its own, the long poll interval means turns must be
+ * handed over by the release notification, not by polling.
+ */
+function redisCoordinator(client: RedisCommands, subscriber: ChannelSubscriber | undefined, keyPrefix: string, options: ReplicaOptions): RedisCoordinator {
+  return new RedisCoordinator({ client, subscriber, keyPrefix, logger: silentLogger(), lockTtlMs: 600, maxPollIntervalMs: 2_000, pendingLeaseMs: PENDING_LEASE_MS, ...options });
+}
+
+function redisBackend(): CoordinatorBackend {
   const clients: RedisClient[] = [];
   const prefix = uniquePrefix('coord');
+  const connected = async () => {
+    const client = createRedisClient({ url: requireRedisUrl(), logger: silentLogger() });
+    await client.connect();
+    return client;
+  };
   return {
     name: 'redis',
-    async pair() {
-      const url = requireRedisUrl();
-      const make = async () => {
-        const client = createRedisClient({ url, logger: silentLogger() });
-        const subscriber = createRedisClient({ url, logger: silentLogger() });
-        await Promise.all([client.connect(), subscriber.connect()]);
-        clients.push(client, subscriber);
-        // A long poll interval: turns must be handed over by the release notification, not by polling.
-        return new RedisCoordinator({ client, subscriber, keyPrefix: prefix, logger: silentLogger(), lockTtlMs: 600, maxPollIntervalMs: 2_000, pendingLeaseMs: PENDING_LEASE_MS });
-      };
-      return [await make(), await make()];
+    async start() {},
+    async replica(options = {}) {
+      const [client, subscriber] = await Promise.all([connected(), connected()]);
+      clients.push(client, subscriber);
+      return redisCoordinator(client, subscriber, prefix, options);
     },
-    async peer() {
-      const client = createRedisClient({ url: requireRedisUrl(), logger: silentLogger() });
-      await client.connect();
-      const coordinator = new RedisCoordinator({ client, keyPrefix: prefix, logger: silentLogger(), pendingLeaseMs: PENDING_LEASE_MS });
+    async peer(options = {}) {
+      const client = await connected();
       // A killed process: its connection is gone, so its renewals fail.
-      return { coordinator, die: async () => client.destroy() };
+      return { coordinator: redisCoordinator(client, undefined, prefix, options), die: async () => client.destroy() };
     },
     async cleanup() {
       await deleteKeysWithPrefix(requireRedisUrl(), prefix);
@@ -69,29 +89,29 @@ function redisFactory(): CoordinatorFactory {
   };
 }
 
-/** Two replicas on a three-master Redis Cluster of their own; each cluster client is also its own release subscriber. */
-function redisClusterFactory(): CoordinatorFactory {
+/** Replicas on a three-master Redis Cluster of their own; each cluster client is also its own release subscriber. */
+function redisClusterBackend(): CoordinatorBackend {
   let cluster: TestRedisCluster | undefined;
   const clients: RedisClusterClient[] = [];
   const prefix = uniquePrefix('coord');
+  const connected = async () => {
+    const client = createRedisClusterClient({ nodeUrls: cluster!.nodeUrls, logger: silentLogger() });
+    await client.connect();
+    return client;
+  };
   return {
     name: 'redis cluster',
-    async pair() {
-      const nodeUrls = (cluster = await startRedisCluster()).nodeUrls;
-      const make = async () => {
-        const client = createRedisClusterClient({ nodeUrls, logger: silentLogger() });
-        await client.connect();
-        clients.push(client);
-        // As on one node: turns must be handed over by the release notification, not by polling.
-        return new RedisCoordinator({ client, subscriber: client, keyPrefix: prefix, logger: silentLogger(), lockTtlMs: 600, maxPollIntervalMs: 2_000, pendingLeaseMs: PENDING_LEASE_MS });
-      };
-      return [await make(), await make()];
+    async start() {
+      cluster = await startRedisCluster();
     },
-    async peer() {
-      const client = createRedisClusterClient({ nodeUrls: cluster!.nodeUrls, logger: silentLogger() });
-      await client.connect();
-      const coordinator = new RedisCoordinator({ client, keyPrefix: prefix, logger: silentLogger(), pendingLeaseMs: PENDING_LEASE_MS });
-      return { coordinator, die: async () => client.destroy() };
+    async replica(options = {}) {
+      const client = await connected();
+      clients.push(client);
+      return redisCoordinator(client, client, prefix, options);
+    },
+    async peer(options = {}) {
+      const client = await connected();
+      return { coordinator: redisCoordinator(client, undefined, prefix, options), die: async () => client.destroy() };
     },
     async cleanup() {
       await Promise.all(clients.map((client) => client.close()));
@@ -100,14 +120,15 @@ function redisClusterFactory(): CoordinatorFactory {
   };
 }
 
-for (const factory of [memoryFactory(), redisFactory(), redisClusterFactory()]) {
-  describe(`Coordinator contract: ${factory.name}`, () => {
+for (const backend of [memoryBackend(), redisBackend(), redisClusterBackend()]) {
+  describe(`Coordinator contract: ${backend.name}`, () => {
     let first: Coordinator;
     let second: Coordinator;
     beforeAll(async () => {
-      [first, second] = await factory.pair();
+      await backend.start();
+      [first, second] = [await backend.replica(), await backend.replica()];
     });
-    afterAll(() => factory.cleanup());
+    afterAll(() => backend.cleanup());
 
     it('claims an event once, whichever replica sees it', async () => {
       const eventId = `evt-${Math.random()}`;
@@ -219,6 +240,55 @@ for (const factory of [memoryFactory(), redisFactory(), redisClusterFactory()]) 
       await expect(second.withThreadLock(threadKey, async () => 'after', { waitTimeoutMs: 2_000 })).resolves.toBe('after');
     });
 
+    it('keeps a lock for as long as its work runs, well past the lock expiry, and no other replica gets in meanwhile', async () => {
+      const threadKey = `renewed-${Math.random()}`;
+      const holder = await backend.replica({ lockTtlMs: SHORT_LOCK_TTL_MS });
+      // Polls often: a lock that lapsed for a moment would be taken at once.
+      const contender = await backend.replica({ lockTtlMs: SHORT_LOCK_TTL_MS, maxPollIntervalMs: 20 });
+      const workMs = 1_000;
+      const events: string[] = [];
+      const contenderTurn = () => contender.withThreadLock(threadKey, async () => void events.push('contender ran'), { waitTimeoutMs: workMs });
+      await holder.withThreadLock(threadKey, async (lock) => {
+        events.push('holder started');
+        // The contender tries for as long as the work runs, over three lock lifetimes: only renewals keep the lock from lapsing under it.
+        const [contended] = await Promise.allSettled([contenderTurn(), delay(workMs)]);
+        expect(contended).toMatchObject({ status: 'rejected', reason: expect.any(LockWaitTimeoutError) });
+        await lock.assertHeld();
+        expect(lock.signal.aborted).toBe(false);
+        events.push('holder finished');
+      });
+      await contenderTurn();
+      expect(events).toEqual(['holder started', 'holder finished', 'contender ran']);
+    });
+
+    it.skipIf(!backend.peer)('hands the thread of a lock holder that died to the next turn, once its lock expired and not before', async () => {
+      const threadKey = `dead-holder-${Math.random()}`;
+      const peer = await backend.peer!({ lockTtlMs: SHORT_LOCK_TTL_MS });
+      const events: string[] = [];
+      let entered!: () => void;
+      const held = new Promise<void>((resolve) => (entered = resolve));
+      const abandoned = peer.coordinator.withThreadLock(threadKey, async () => {
+        entered();
+        await new Promise(() => {});
+      });
+      abandoned.catch(() => {});
+      await held;
+      await peer.die();
+      events.push('holder died');
+      const result = await second.withThreadLock(
+        threadKey,
+        async (lock) => {
+          await lock.assertHeld();
+          events.push('next turn ran');
+          return 'recovered';
+        },
+        // Called when the first attempt finds the dead holder's lock still there.
+        { onQueued: () => void events.push('next turn found the thread busy'), waitTimeoutMs: 5_000 },
+      );
+      expect(result).toBe('recovered');
+      expect(events).toEqual(['holder died', 'next turn found the thread busy', 'next turn ran']);
+    });
+
     describe('messages waiting for their thread', () => {
       it('are recorded where every replica sees them, in arrival order, with their thread in the in-flight set', async () => {
         const threadKey = `pending-{order}-${Math.random()}`;
@@ -260,9 +330,9 @@ for (const factory of [memoryFactory(), redisFactory(), redisClusterFactory()]) 
         expect(await second.listPending(threadKey)).toEqual([]);
       });
 
-      it.skipIf(!factory.peer)('go to exactly one of two racing recoverers once their holder died, never ahead of a live one', async () => {
+      it.skipIf(!backend.peer)('go to exactly one of two racing recoverers once their holder died, never ahead of a live one', async () => {
         const threadKey = `pending-abandoned-${Math.random()}`;
-        const peer = await factory.peer!();
+        const peer = await backend.peer!();
         const abandoned = await peer.coordinator.addPending(threadKey, 'left behind');
         const live = await first.addPending(threadKey, 'still waiting');
         expect(await second.takeAbandonedPending(threadKey)).toEqual([]);
@@ -284,9 +354,9 @@ for (const factory of [memoryFactory(), redisFactory(), redisClusterFactory()]) 
         expect(await live.remove()).toBe(true);
       });
 
-      it.skipIf(!factory.peer)('are never taken ahead of a live message that arrived before them', async () => {
+      it.skipIf(!backend.peer)('are never taken ahead of a live message that arrived before them', async () => {
         const threadKey = `pending-behind-live-${Math.random()}`;
-        const peer = await factory.peer!();
+        const peer = await backend.peer!();
         const abandonedFirst = await peer.coordinator.addPending(threadKey, 'abandoned, first');
         const live = await first.addPending(threadKey, 'live, second');
         await peer.coordinator.addPending(threadKey, 'abandoned, third');
@@ -321,35 +391,6 @@ describe('MemoryCoordinator, closed', () => {
 });
 
 describe('RedisCoordinator, failure cases', () => {
-  it('recovers a thread whose lock holder died: the lock expires and the next turn runs', async () => {
-    const url = requireRedisUrl();
-    const prefix = uniquePrefix('dead');
-    const dying = createRedisClient({ url, logger: silentLogger() });
-    const survivor = createRedisClient({ url, logger: silentLogger() });
-    await Promise.all([dying.connect(), survivor.connect()]);
-    try {
-      const dyingCoordinator = new RedisCoordinator({ client: dying, keyPrefix: prefix, logger: silentLogger(), lockTtlMs: 300 });
-      const survivingCoordinator = new RedisCoordinator({ client: survivor, keyPrefix: prefix, logger: silentLogger(), lockTtlMs: 300 });
-      let entered!: () => void;
-      const held = new Promise<void>((resolve) => (entered = resolve));
-      // The holder's process "dies": its connection is destroyed mid-turn, so renewals stop.
-      const abandoned = dyingCoordinator.withThreadLock('dead-thread', async () => {
-        entered();
-        await new Promise(() => {});
-      });
-      abandoned.catch(() => {});
-      await held;
-      dying.destroy();
-      const startedWaiting = Date.now();
-      const result = await survivingCoordinator.withThreadLock('dead-thread', async () => 'recovered', { waitTimeoutMs: 5_000 });
-      expect(result).toBe('recovered');
-      expect(Date.now() - startedWaiting).toBeGreaterThanOrEqual(100);
-    } finally {
-      await deleteKeysWithPrefix(url, prefix);
-      await survivor.close();
-    }
-  });
-
   it('aborts the running work when its lock was taken away', async () => {
     const url = requireRedisUrl();
     const prefix = uniquePrefix('lost');
