@@ -34,3 +34,11 @@ export function errorCodeOf(error: unknown): string {
   if (error instanceof Error && error.name === 'AbortError') return 'aborted';
   return 'unexpected';
 }
+
+/**
+ * Whether a model refused the request as longer than its context window, whatever the vendor:
+ * provider errors are coded `<provider>_<kind>` (see providers/http/provider-error.ts).
+ */
+export function isContextOverflow(error: unknown): boolean {
+  return error instanceof BotError && error.code.endsWith('_context_too_long');
+}

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { BotError, errorCodeOf, userMessageOf } from '../errors.js';
+import { BotError, errorCodeOf, isContextOverflow, userMessageOf } from '../errors.js';
 import { emptyThreadState, type StoredMessage, type ThreadState } from '../history/thread-state.js';
 import type { ThreadStore } from '../history/thread-store.js';
 import type { Coordinator, PendingHold, ThreadLock } from '../coordination/coordinator.js';
 import type { HistoryCompactor, TokenBudget } from '../compaction/types.js';
 import { withoutConfirmedCounts } from '../compaction/token-counts.js';
-import { ProviderError } from '../providers/http/provider-error.js';
 import type { Answerer } from './answerer.js';
 import { textAnswer, type Answer } from './answer.js';
 import { asksForPerson, caseSummary } from './handoff.js';
@@ -478,8 +477,7 @@ class Engine implements ConversationEngine {
       await tracker.settle();
       // The model refused a request our counts said would fit: counts it confirmed earlier are wrong
       // (another model, an odd report), and keeping them would refuse every later turn the same way.
-      const overflowed = failure instanceof ProviderError && failure.kind === 'context_too_long';
-      await this.markFailed(overflowed ? withoutConfirmedCounts(state) : state, userMessage.id, lock, log);
+      await this.markFailed(isContextOverflow(failure) ? withoutConfirmedCounts(state) : state, userMessage.id, lock, log);
       throw failure;
     }
   }
