@@ -1,15 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { emptyThreadState } from '../../../src/history/thread-state.js';
 import { createStateBackends, type StateBackends } from '../../../src/engine/state-backends.js';
-import { RedisCoordinator } from '../../../src/coordination/redis-coordinator.js';
-import { createRedisClusterClient, type RedisClusterClient } from '../../../src/redis/cluster-connection.js';
+import type { RedisClusterClient } from '../../../src/redis/cluster-connection.js';
 import { redisReadinessCheck } from '../../../src/observability/health.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { uniquePrefix } from '../../support/redis.js';
 import { startRedisCluster, type TestRedisCluster } from '../../support/redis-cluster.js';
-import { createTestEngine, incomingMessage, recordingSink, scriptedAnswerer, type TestEngine } from '../../support/engine-fixture.js';
-import type { ReplyEvent } from '../../../src/engine/types.js';
+import { createTestEngine, type TestEngine } from '../../support/engine-fixture.js';
+import { replicaScenarios } from '../../support/engine-replica-scenarios.js';
+import type { Answerer } from '../../../src/engine/answerer.js';
 
 let cluster: TestRedisCluster;
 const closers: Array<() => Promise<void>> = [];
@@ -104,27 +104,6 @@ describe('Coordinator on a Redis Cluster', () => {
     expect(await first.coordinator.listInFlight()).toEqual(['discord:G1:C1:2']);
   });
 
-  it('recovers a thread whose lock holder died: the lock expires and the next turn runs', async () => {
-    const keyPrefix = uniquePrefix('dead');
-    const dying = createRedisClusterClient({ nodeUrls: cluster.nodeUrls, logger: silentLogger() });
-    const survivor = createRedisClusterClient({ nodeUrls: cluster.nodeUrls, logger: silentLogger() });
-    await Promise.all([dying.connect(), survivor.connect()]);
-    closers.push(() => survivor.close());
-    const dyingCoordinator = new RedisCoordinator({ client: dying, subscriber: dying, keyPrefix, logger: silentLogger(), lockTtlMs: 300 });
-    const survivingCoordinator = new RedisCoordinator({ client: survivor, subscriber: survivor, keyPrefix, logger: silentLogger(), lockTtlMs: 300 });
-    let entered!: () => void;
-    const held = new Promise<void>((resolve) => (entered = resolve));
-    const abandoned = dyingCoordinator.withThreadLock('dead-thread', async () => {
-      entered();
-      await new Promise(() => {});
-    });
-    abandoned.catch(() => {});
-    await held;
-    // The holder's process "dies": every node connection goes at once, so renewals stop and no release is published.
-    dying.destroy();
-    await expect(survivingCoordinator.withThreadLock('dead-thread', async () => 'recovered', { waitTimeoutMs: 5_000 })).resolves.toBe('recovered');
-  });
-
   it('puts the lock, queue, ticket and liveness keys of one thread in one slot, and different threads on different masters', async () => {
     const keyPrefix = uniquePrefix('slots');
     const backends = await clusterBackends(keyPrefix);
@@ -165,10 +144,8 @@ describe('Coordinator on a Redis Cluster', () => {
   });
 });
 
-const answersIn = (events: ReplyEvent[]) => events.filter((event) => event.type === 'answer-completed');
-
 describe('ConversationEngine on a Redis Cluster', () => {
-  async function twoReplicas(answerer: Parameters<typeof createTestEngine>[0]['answerer']): Promise<[TestEngine, TestEngine]> {
+  async function twoReplicas(answerer: Answerer): Promise<[TestEngine, TestEngine]> {
     const keyPrefix = uniquePrefix('replicas');
     const first = await createTestEngine({ answerer, redisClusterNodes: cluster.nodeUrls, keyPrefix });
     const second = await createTestEngine({ answerer, redisClusterNodes: cluster.nodeUrls, keyPrefix });
@@ -176,47 +153,7 @@ describe('ConversationEngine on a Redis Cluster', () => {
     return [first, second];
   }
 
-  it('answers an event delivered three times, to two replicas, exactly once', async () => {
-    const answerer = scriptedAnswerer([{ text: 'one answer', delayMs: 20 }]);
-    const [first, second] = await twoReplicas(answerer);
-    const message = incomingMessage('slack:T1:C1:100.000', 'How do I reset my password?');
-    const sinks = [recordingSink(), recordingSink(), recordingSink()];
-    const outcomes = await Promise.all([
-      first.engine.handle(message, sinks[0]!),
-      second.engine.handle(message, sinks[1]!),
-      second.engine.handle({ ...message }, sinks[2]!),
-    ]);
-    expect(outcomes.filter((outcome) => outcome.kind === 'answered')).toHaveLength(1);
-    expect(outcomes.filter((outcome) => outcome.kind === 'duplicate')).toHaveLength(2);
-    expect(answerer.requests).toHaveLength(1);
-    expect(sinks.flatMap((sink) => answersIn(sink.events))).toHaveLength(1);
-    const stored = await second.backends.store.load(message.threadKey);
-    expect(stored.state?.messages.map((message) => [message.role, message.content])).toEqual([
-      ['user', 'How do I reset my password?'],
-      ['assistant', 'one answer'],
-    ]);
-  });
-
-  it('answers 20 messages to one thread from two replicas in arrival order and stores all 40 in order', async () => {
-    const answerer = scriptedAnswerer((request) => ({ text: `answer to ${request.message.text}`, delayMs: 2 }));
-    const [first, second] = await twoReplicas(answerer);
-    const threadKey = 'discord:G1:C1:200';
-    const turns: Promise<{ kind: string }>[] = [];
-    for (let index = 0; index < 20; index += 1) {
-      const sink = recordingSink();
-      const replica = index % 2 === 0 ? first : second;
-      turns.push(replica.engine.handle(incomingMessage(threadKey, `question ${index}`), sink));
-      // Arrival order: the next message is sent once this one is queued or running.
-      await sink.firstEvent;
-    }
-    const outcomes = await Promise.all(turns);
-    expect(outcomes.map((outcome) => outcome.kind)).toEqual(Array(20).fill('answered'));
-    expect(answerer.requests.map((request) => request.message.text)).toEqual([...Array(20).keys()].map((index) => `question ${index}`));
-    const state = (await first.backends.store.load(threadKey)).state!;
-    expect(state.messages.map((stored) => stored.content)).toEqual([...Array(20).keys()].flatMap((index) => [`question ${index}`, `answer to question ${index}`]));
-    // Each answer saw the whole thread so far: turn n was asked with 2n + 1 messages.
-    expect(answerer.requests.map((request) => request.history.length)).toEqual([...Array(20).keys()].map((index) => 2 * index + 1));
-  });
+  replicaScenarios(twoReplicas, { messagesInOneThread: 20 });
 });
 
 describe('Configuring a Redis Cluster', () => {

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createTestEngine, incomingMessage, recordingSink, scriptedAnswerer, type TestEngine } from '../../support/engine-fixture.js';
 import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix } from '../../support/redis.js';
 import { startRedisServer, redisServerBinary } from '../../support/redis-server.js';
-import { BotError } from '../../../src/errors.js';
+import { replicaScenarios } from '../../support/engine-replica-scenarios.js';
+import type { Answerer } from '../../../src/engine/answerer.js';
 import type { ReplyEvent } from '../../../src/engine/types.js';
 
 const engines: TestEngine[] = [];
@@ -12,7 +13,7 @@ afterEach(async () => {
   for (const prefix of prefixes.splice(0)) await deleteKeysWithPrefix(requireRedisUrl(), prefix);
 });
 
-async function twoReplicas(answerer: Parameters<typeof createTestEngine>[0]['answerer']) {
+async function twoReplicas(answerer: Answerer) {
   const keyPrefix = uniquePrefix('replicas');
   prefixes.push(keyPrefix);
   const first = await createTestEngine({ answerer, redisUrl: requireRedisUrl(), keyPrefix });
@@ -24,69 +25,7 @@ async function twoReplicas(answerer: Parameters<typeof createTestEngine>[0]['ans
 const answersIn = (events: ReplyEvent[]) => events.filter((event) => event.type === 'answer-completed');
 
 describe('ConversationEngine on real Redis', () => {
-  it('answers an event delivered three times, to two replicas, exactly once', async () => {
-    const answerer = scriptedAnswerer([{ text: 'one answer', delayMs: 20 }]);
-    const [first, second] = await twoReplicas(answerer);
-    const message = incomingMessage('slack:T1:C1:100.000', 'How do I reset my password?');
-    const sinks = [recordingSink(), recordingSink(), recordingSink()];
-    const outcomes = await Promise.all([
-      first.engine.handle(message, sinks[0]!),
-      second.engine.handle(message, sinks[1]!),
-      first.engine.handle({ ...message }, sinks[2]!),
-    ]);
-    expect(outcomes.filter((outcome) => outcome.kind === 'answered')).toHaveLength(1);
-    expect(outcomes.filter((outcome) => outcome.kind === 'duplicate')).toHaveLength(2);
-    expect(answerer.requests).toHaveLength(1);
-    expect(sinks.flatMap((sink) => answersIn(sink.events))).toHaveLength(1);
-    const stored = await first.backends.store.load(message.threadKey);
-    expect(stored.state?.messages.map((stored) => stored.role)).toEqual(['user', 'assistant']);
-  });
-
-  it('answers 50 messages to one thread from two replicas in arrival order and stores all 100 in order', async () => {
-    const answerer = scriptedAnswerer((request) => ({ text: `answer to ${request.message.text}`, delayMs: 2 }));
-    const [first, second] = await twoReplicas(answerer);
-    const threadKey = 'slack:T1:C1:200.000';
-    const turns: Promise<unknown>[] = [];
-    for (let index = 0; index < 50; index += 1) {
-      const sink = recordingSink();
-      const replica = index % 2 === 0 ? first : second;
-      turns.push(replica.engine.handle(incomingMessage(threadKey, `question ${index}`), sink));
-      // Arrival order: the next message is sent once this one is queued or running.
-      await sink.firstEvent;
-    }
-    const outcomes = await Promise.all(turns);
-    expect(outcomes.every((outcome) => (outcome as { kind: string }).kind === 'answered')).toBe(true);
-    expect(answerer.requests.map((request) => request.message.text)).toEqual([...Array(50).keys()].map((index) => `question ${index}`));
-    const state = (await first.backends.store.load(threadKey)).state!;
-    expect(state.messages).toHaveLength(100);
-    const expected = [...Array(50).keys()].flatMap((index) => [`question ${index}`, `answer to question ${index}`]);
-    expect(state.messages.map((stored) => stored.content)).toEqual(expected);
-    // Each answer saw the whole thread so far: turn n was asked with 2n + 1 messages.
-    expect(answerer.requests.map((request) => request.history.length)).toEqual([...Array(50).keys()].map((index) => 2 * index + 1));
-  });
-
-  it('keeps the user message and marks it failed when the answer fails, and says so in plain words', async () => {
-    const failure = new BotError({ code: 'model_unavailable', message: 'upstream 500', userMessage: 'The model is not answering right now. Please try again in a minute.' });
-    const answerer = scriptedAnswerer([{ error: failure }, { text: 'recovered' }]);
-    const [replica] = await twoReplicas(answerer);
-    const threadKey = 'slack:T1:C1:300.000';
-    const sink = recordingSink();
-    const outcome = await replica.engine.handle(incomingMessage(threadKey, 'first question'), sink);
-    expect(outcome).toMatchObject({ kind: 'failed', code: 'model_unavailable' });
-    expect(sink.events.at(-1)).toEqual({ type: 'turn-failed', code: 'model_unavailable', userMessage: failure.userMessage });
-    const afterFailure = (await replica.backends.store.load(threadKey)).state!;
-    expect(afterFailure.messages).toMatchObject([{ role: 'user', content: 'first question', status: 'failed' }]);
-
-    await replica.engine.handle(incomingMessage(threadKey, 'second question'), recordingSink());
-    const state = (await replica.backends.store.load(threadKey)).state!;
-    expect(state.messages.map((stored) => [stored.role, stored.content])).toEqual([
-      ['user', 'first question'],
-      ['user', 'second question'],
-      ['assistant', 'recovered'],
-    ]);
-    // The failed question is still part of the conversation the model sees.
-    expect(answer(answerer.requests[1]!.history)).toEqual(['first question', 'second question']);
-  });
+  replicaScenarios(twoReplicas, { messagesInOneThread: 50 });
 
   it('quarantines a corrupted thread record, tells the user, and carries on', async () => {
     const answerer = scriptedAnswerer([{ text: 'fresh start' }]);
@@ -151,7 +90,3 @@ describe('ConversationEngine when Redis goes away', () => {
     }
   });
 });
-
-function answer(history: Array<{ role: string; content: string }>): string[] {
-  return history.filter((message) => message.role === 'user').map((message) => message.content);
-}
