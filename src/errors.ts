@@ -42,3 +42,9 @@ export function errorCodeOf(error: unknown): string {
 export function isContextOverflow(error: unknown): boolean {
   return error instanceof BotError && error.code.endsWith('_context_too_long');
 }
+
+/** Whether `error` only reports that its work was cancelled (ours: `aborted`, providers: `<provider>_aborted`). */
+export function isCancellation(error: unknown): boolean {
+  const code = errorCodeOf(error);
+  return code === 'aborted' || code.endsWith('_aborted');
+}

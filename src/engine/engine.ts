@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BotError, errorCodeOf, isContextOverflow, userMessageOf } from '../errors.js';
+import { BotError, errorCodeOf, isCancellation, isContextOverflow, userMessageOf } from '../errors.js';
 import { emptyThreadState, type StoredMessage, type ThreadState } from '../history/thread-state.js';
 import type { ThreadStore } from '../history/thread-store.js';
 import type { Coordinator, PendingHold, ThreadLock } from '../coordination/coordinator.js';
@@ -473,7 +473,8 @@ class Engine implements ConversationEngine {
       log.info({ answerId: completed.id, mode: completed.mode, sources: completed.sources.length, compaction: fitted.kind }, 'turn answered');
       return { kind: 'answered', answer: completed };
     } catch (error) {
-      const failure = signal.aborted && !(error instanceof BotError) ? abortReason(signal, this.options.turnTimeoutMs) : error;
+      // "Cancelled" says nothing to the user; why the turn was cancelled (timeout, shutdown, lost lock) does.
+      const failure = signal.aborted && (!(error instanceof BotError) || isCancellation(error)) ? abortReason(signal, this.options.turnTimeoutMs) : error;
       await tracker.settle();
       // The model refused a request our counts said would fit: counts it confirmed earlier are wrong
       // (another model, an odd report), and keeping them would refuse every later turn the same way.

@@ -88,8 +88,8 @@ describe('a bot process told to stop (SIGTERM) during a turn', () => {
 
     expect(await bot.exited).toEqual({ code: 0, signal: null });
     expect(bot.logs().map((line) => line.msg)).toContain('shutdown deadline reached; aborting running turns');
-    // Part of the deadline is kept for this: the placeholder does not stay at "Thinking…".
-    expect(discord.fake.originalResponse(running.token)?.content).toContain('The answer was cancelled.');
+    // Part of the deadline is kept for this: the placeholder does not stay at "Thinking…", and says why.
+    expect(discord.fake.originalResponse(running.token)?.content).toContain('I am restarting right now. Please send your message again in a moment.');
     expect(await state.keys('lock')).toEqual([]);
   }, PROCESS_TEST_TIMEOUT_MS);
 
