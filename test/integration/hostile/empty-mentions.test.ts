@@ -1,30 +1,22 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestEngine, scriptedAnswerer, type TestEngine } from '../../support/engine-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach } from '../../support/close-after-each.js';
+import { createTestEngine, scriptedAnswerer } from '../../support/engine-fixture.js';
 import { deliverEvent, envelopeFrom } from '../../fakes/slack/slack-events.js';
-import { createDiscordTestBed, waitFor, type DiscordTestBed } from '../../fakes/discord/discord-test-bed.js';
+import { createDiscordTestBed, waitFor } from '../../fakes/discord/discord-test-bed.js';
 import { messagePayload } from '../../fakes/discord/payloads.js';
 import { nextSnowflake } from '../../fakes/discord/snowflakes.js';
 import type { MessageReport } from '../../../adapters/discord/message-handler.js';
-import { SLACK_IDS, startSlackHarness, type SlackHarness } from '../slack/slack-harness.js';
+import { SLACK_IDS, startSlackHarness } from '../slack/slack-harness.js';
 
 /** Mentions with nothing to answer: bare, padded with spaces, or with only invisible characters. */
 const EMPTY_AFTER_MENTION = ['', '   ', ' \u200B\u200C\u200D\u2060\uFEFF ', '\n\t'];
 
 describe('a mention with nothing after it', () => {
-  let slack: SlackHarness | undefined;
-  let discord: DiscordTestBed | undefined;
-  let engine: TestEngine | undefined;
-
-  afterEach(async () => {
-    await slack?.close();
-    await discord?.close();
-    await engine?.close();
-    slack = discord = engine = undefined;
-  });
+  const closeLater = closeAfterEach();
 
   it('Slack: gets one hint in its thread, never reaches the model and leaves no conversation behind', async () => {
     const answerer = scriptedAnswerer([{ text: 'should never be sent' }]);
-    slack = await startSlackHarness({ answerer });
+    const slack = closeLater(await startSlackHarness({ answerer }));
     const timestamps = EMPTY_AFTER_MENTION.map((_, index) => `1763720000.00010${index}`);
     for (const [index, rest] of EMPTY_AFTER_MENTION.entries()) {
       const envelope = envelopeFrom('app-mention', { text: `<@${SLACK_IDS.botUserId}>${rest}`, ts: timestamps[index]!, eventId: `Ev0EMPTY000${index}` });
@@ -43,9 +35,8 @@ describe('a mention with nothing after it', () => {
 
   it('Discord: gets one hint where a mention is answered (its own thread, or the bot thread it was sent in), never reaching the model or the history', async () => {
     const answerer = scriptedAnswerer((request) => ({ text: `Answer to: ${request.message.text}` }));
-    engine = await createTestEngine({ answerer });
-    discord = await createDiscordTestBed();
-    const bed = discord;
+    const engine = closeLater(await createTestEngine({ answerer }));
+    const bed = closeLater(await createDiscordTestBed());
     const reports: MessageReport[] = [];
     const { injector } = await bed.startProcess(engine.engine, { onMessageProcessed: (report) => reports.push(report) });
     const user = { id: nextSnowflake(), username: 'quiet' };

@@ -1,11 +1,12 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestEngine, scriptedAnswerer, type TestEngine } from '../../support/engine-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach } from '../../support/close-after-each.js';
+import { createTestEngine, scriptedAnswerer } from '../../support/engine-fixture.js';
 import { envelopeFrom, slackSignature } from '../../fakes/slack/slack-events.js';
-import { createDiscordTestBed, type DiscordTestBed } from '../../fakes/discord/discord-test-bed.js';
+import { createDiscordTestBed } from '../../fakes/discord/discord-test-bed.js';
 import { nextSnowflake } from '../../fakes/discord/snowflakes.js';
-import { SLACK_IDS, startSlackHarness, type SlackHarness } from '../slack/slack-harness.js';
+import { SLACK_IDS, startSlackHarness } from '../slack/slack-harness.js';
 
 /**
  * POSTs `size` bytes in chunks and reports the status, tolerating a server that answers and closes
@@ -37,20 +38,11 @@ function postLarge(url: string, headers: Record<string, string>, size: number): 
 }
 
 describe('oversized requests to the public endpoints', () => {
-  let slack: SlackHarness | undefined;
-  let discord: DiscordTestBed | undefined;
-  let engine: TestEngine | undefined;
-
-  afterEach(async () => {
-    await slack?.close();
-    await discord?.close();
-    await engine?.close();
-    slack = discord = engine = undefined;
-  });
+  const closeLater = closeAfterEach();
 
   it('Slack: a 6 MB body is refused without being processed, and the endpoint keeps working', async () => {
     const answerer = scriptedAnswerer([{ text: 'Still here.' }]);
-    slack = await startSlackHarness({ answerer });
+    const slack = closeLater(await startSlackHarness({ answerer }));
     const status = await postLarge(slack.eventsUrl, { 'content-type': 'application/json', ...slackSignature(SLACK_IDS.signingSecret, 'x') }, 6 * 1024 * 1024);
     expect(status).toBeGreaterThanOrEqual(400);
     expect(status).toBeLessThan(500);
@@ -66,8 +58,8 @@ describe('oversized requests to the public endpoints', () => {
   it('Discord: a 2 MB body is refused with 413 before any signature work, and the endpoint keeps working', async () => {
     const pair = generateKeyPairSync('ed25519');
     const publicKey = pair.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
-    engine = await createTestEngine({ answerer: scriptedAnswerer([{ text: 'unused' }]) });
-    discord = await createDiscordTestBed();
+    const engine = closeLater(await createTestEngine({ answerer: scriptedAnswerer([{ text: 'unused' }]) }));
+    const discord = closeLater(await createDiscordTestBed());
     const process = await discord.startProcess(engine.engine, { publicKey });
     const endpoint = `http://127.0.0.1:${await process.http.listen(0, '127.0.0.1')}/discord/interactions`;
 

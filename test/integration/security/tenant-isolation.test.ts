@@ -1,13 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient } from '@keyv/redis';
 import type { ConversationEngine } from '../../../src/engine/types.js';
-import { createTestEngine, scriptedAnswerer, type TestEngine } from '../../support/engine-fixture.js';
+import { closeAfterEach } from '../../support/close-after-each.js';
+import { createTestEngine, scriptedAnswerer } from '../../support/engine-fixture.js';
 import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix } from '../../support/redis.js';
 import { deliverEvent, envelopeFrom } from '../../fakes/slack/slack-events.js';
-import { createDiscordTestBed, waitFor, type DiscordTestBed } from '../../fakes/discord/discord-test-bed.js';
+import { createDiscordTestBed, waitFor } from '../../fakes/discord/discord-test-bed.js';
 import { guildPayload, messagePayload, slashCommandPayload } from '../../fakes/discord/payloads.js';
 import { nextSnowflake } from '../../fakes/discord/snowflakes.js';
-import { SLACK_IDS, startSlackHarness, type SlackHarness } from '../slack/slack-harness.js';
+import { SLACK_IDS, startSlackHarness } from '../slack/slack-harness.js';
 
 const OTHER_TEAM = 'T0TEAM0002';
 
@@ -36,24 +37,19 @@ async function keysUnder(url: string, prefix: string): Promise<string[]> {
 }
 
 describe('threads of one workspace or guild are invisible to another', () => {
-  let slack: SlackHarness | undefined;
-  let discord: DiscordTestBed | undefined;
-  let discordEngine: TestEngine | undefined;
-  let prefix: string | undefined;
-
-  afterEach(async () => {
-    await slack?.close();
-    await discord?.close();
-    await discordEngine?.close();
-    if (prefix) await deleteKeysWithPrefix(requireRedisUrl(), prefix);
-    slack = discord = discordEngine = prefix = undefined;
-  });
+  const closeLater = closeAfterEach();
+  /** A key prefix of the test's own, its keys deleted once the test and everything it opened are done. */
+  const prefixDeletedAfterwards = (label: string) => {
+    const prefix = uniquePrefix(label);
+    closeLater({ close: () => deleteKeysWithPrefix(requireRedisUrl(), prefix) });
+    return prefix;
+  };
 
   it('Slack: a second workspace with the same channel id and thread ts starts with no history and cannot continue the first one', async () => {
     const redisUrl = requireRedisUrl();
-    prefix = uniquePrefix('tenants-slack');
+    const prefix = prefixDeletedAfterwards('tenants-slack');
     const answerer = scriptedAnswerer((request) => ({ text: `Noted for ${request.message.scope.workspaceId}.` }));
-    slack = await startSlackHarness({ answerer, redisUrl, keyPrefix: prefix });
+    const slack = closeLater(await startSlackHarness({ answerer, redisUrl, keyPrefix: prefix }));
 
     await deliverEvent(slack.eventsUrl, SLACK_IDS.signingSecret, envelopeFrom('app-mention', { text: '<@U0BOTUSER1> our VPN password is tulip-42' }));
     await slack.waitForReports(1);
@@ -91,12 +87,10 @@ describe('threads of one workspace or guild are invisible to another', () => {
 
   it('Discord: a second guild reusing the thread id starts with no history, and its plain messages are not follow-ups', async () => {
     const redisUrl = requireRedisUrl();
-    prefix = uniquePrefix('tenants-discord');
+    const prefix = prefixDeletedAfterwards('tenants-discord');
     const answerer = scriptedAnswerer((request) => ({ text: `Noted for ${request.message.scope.workspaceId}.` }));
-    discordEngine = await createTestEngine({ answerer, redisUrl, keyPrefix: prefix });
-    discord = await createDiscordTestBed();
-    const bed = discord;
-    const engine = discordEngine.engine;
+    const engine = closeLater(await createTestEngine({ answerer, redisUrl, keyPrefix: prefix })).engine;
+    const bed = closeLater(await createDiscordTestBed());
     // Records which threads the adapter asked about, so the test knows when a message was decided on.
     const threadLookups: Array<{ threadKey: string; known: boolean }> = [];
     const observed: ConversationEngine = {
