@@ -13,9 +13,10 @@ export interface ReadinessCheck {
   /**
    * Resolves when the dependency is usable, rejects when not. `signal` aborts when the check's time
    * (`timeoutMs`) is up; a check made of several probes can give each a share of it. A rejection
-   * with an `unreachable` list of names (see `CheckResult`) names the parts that failed.
+   * with an `unreachable` list of names (see `CheckResult`) names the parts that failed; resolving
+   * with `{ degraded }` names parts that failed while the dependency as a whole still serves.
    */
-  check: (signal: AbortSignal, timeoutMs: number) => Promise<void>;
+  check: (signal: AbortSignal, timeoutMs: number) => Promise<void | { degraded: string[] }>;
   /** Overrides `HealthRoutesOptions.checkTimeoutMs` for this check. */
   timeoutMs?: number;
 }
@@ -37,6 +38,8 @@ export interface CheckResult {
   failure?: string;
   /** The parts of the dependency that failed, when the check names them (a cluster's masters as `host:port`). */
   unreachable?: string[];
+  /** Parts that failed while the dependency still serves (`ok` stays true): worth an alert, not a restart. */
+  degraded?: string[];
 }
 
 /** Kept small: every probe and scrape of a replica calls these routes. */
@@ -44,7 +47,8 @@ const NO_STORE = { 'cache-control': 'no-store' };
 
 /**
  * Registers `GET /healthz` (the process answers), `GET /readyz` (every readiness check passes, each
- * within its timeout; 503 otherwise) and `GET /metrics` (Prometheus text format) on `http`.
+ * within its timeout; 503 otherwise; `status: degraded` with 200 when a check passes with parts
+ * down) and `GET /metrics` (Prometheus text format) on `http`.
  *
  * @example
  * registerHealthRoutes(http, { metrics, readiness: [redisReadinessCheck(backends.redis)], logger });
@@ -59,7 +63,8 @@ export function registerHealthRoutes(http: HttpServer, options: HealthRoutesOpti
   http.route('GET', '/readyz', async (_request, response) => {
     const checks = await runChecks();
     const ready = checks.every((check) => check.ok);
-    sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not-ready', checks });
+    const status = !ready ? 'not-ready' : checks.some((check) => check.degraded) ? 'degraded' : 'ready';
+    sendJson(response, ready ? 200 : 503, { status, checks });
   });
 
   http.route('GET', '/metrics', async (_request, response) => {
@@ -72,13 +77,18 @@ export function registerHealthRoutes(http: HttpServer, options: HealthRoutesOpti
  * A readiness check that PINGs Redis. With a node-redis client the ping is aborted at the deadline, so
  * probes against a hung server do not pile up in its command queue. On a Redis Cluster it PINGs every
  * master the client knows (one ping would reach a single node) and names those that did not answer.
+ * Some masters down is `degraded`, not unready: every replica shares the cluster, so failing them all
+ * would turn an outage of some threads into an outage of all of them.
  */
 export function redisReadinessCheck(client: PingableRedis | RedisClusterClient, name = 'redis'): ReadinessCheck {
   if (isClusterClient(client)) {
     return {
       name,
       // Each master gets most of the time, so one that hangs is named before the whole check times out.
-      check: (signal, timeoutMs) => pingEveryMaster(client, { signal, perMasterTimeoutMs: Math.floor(timeoutMs * 0.8) }),
+      check: async (signal, timeoutMs) => {
+        const unreachable = await pingEveryMaster(client, { signal, perMasterTimeoutMs: Math.floor(timeoutMs * 0.8) });
+        return unreachable.length > 0 ? { degraded: unreachable.map((master) => master.address) } : undefined;
+      },
     };
   }
   return {
@@ -103,20 +113,23 @@ function isClusterClient(client: PingableRedis | RedisClusterClient): client is 
 /** Runs all checks in parallel; concurrent probes share one run instead of multiplying load on a struggling dependency. */
 function readinessRunner(options: HealthRoutesOptions): () => Promise<CheckResult[]> {
   const defaultTimeoutMs = options.checkTimeoutMs ?? 2_000;
-  const lastOk = new Map<string, boolean>();
+  const lastState = new Map<string, string>();
   let running: Promise<CheckResult[]> | undefined;
 
   const runOne = async (readiness: ReadinessCheck): Promise<CheckResult> => {
     const timeoutMs = readiness.timeoutMs ?? defaultTimeoutMs;
     const outcome = await withDeadline((signal) => readiness.check(signal, timeoutMs), timeoutMs);
-    const ok = outcome === 'passed';
+    const ok = outcome !== 'timeout' && !('error' in outcome);
+    const degraded = ok && outcome.degraded && outcome.degraded.length > 0 ? outcome.degraded : undefined;
     // Log transitions, not every probe: a load balancer asks every few seconds.
-    if (lastOk.get(readiness.name) !== ok) {
-      if (ok) options.logger?.info({ check: readiness.name }, 'readiness check passes');
-      else options.logger?.warn({ check: readiness.name, err: outcome === 'timeout' ? `no answer within ${timeoutMs} ms` : outcome.error }, 'readiness check fails');
-      lastOk.set(readiness.name, ok);
+    const state = !ok ? 'failing' : degraded ? `degraded:${degraded.join(',')}` : 'passing';
+    if (lastState.get(readiness.name) !== state) {
+      if (!ok) options.logger?.warn({ check: readiness.name, err: outcome === 'timeout' ? `no answer within ${timeoutMs} ms` : outcome.error }, 'readiness check fails');
+      else if (degraded) options.logger?.warn({ check: readiness.name, degraded }, 'readiness check passes with parts down');
+      else options.logger?.info({ check: readiness.name }, 'readiness check passes');
+      lastState.set(readiness.name, state);
     }
-    if (ok) return { name: readiness.name, ok };
+    if (ok) return { name: readiness.name, ok, ...(degraded ? { degraded } : {}) };
     if (outcome === 'timeout') return { name: readiness.name, ok, failure: 'timeout' };
     const unreachable = unreachableOf(outcome.error);
     return { name: readiness.name, ok, failure: failureName(outcome.error), ...(unreachable ? { unreachable } : {}) };
@@ -130,7 +143,9 @@ function readinessRunner(options: HealthRoutesOptions): () => Promise<CheckResul
   };
 }
 
-async function withDeadline(check: (signal: AbortSignal) => Promise<void>, timeoutMs: number): Promise<'passed' | 'timeout' | { error: unknown }> {
+type CheckOutcome = 'timeout' | { error: unknown } | { degraded?: string[] | undefined };
+
+async function withDeadline(check: (signal: AbortSignal) => Promise<void | { degraded: string[] }>, timeoutMs: number): Promise<CheckOutcome> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
@@ -144,8 +159,8 @@ async function withDeadline(check: (signal: AbortSignal) => Promise<void>, timeo
     const checked = Promise.resolve()
       .then(() => check(controller.signal))
       .then(
-        () => 'passed' as const,
-        (error: unknown) => ({ error }),
+        (passed): CheckOutcome => ({ degraded: passed?.degraded }),
+        (error: unknown): CheckOutcome => ({ error }),
       );
     return await Promise.race([checked, deadline]);
   } finally {

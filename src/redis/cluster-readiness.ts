@@ -10,10 +10,7 @@ export interface UnreachableMaster {
   problem: string;
 }
 
-/**
- * Some masters of the Redis Cluster did not answer. Threads whose slots those masters hold cannot be
- * read or written until a replica takes over or the node returns, so the replica is not ready.
- */
+/** No master of the Redis Cluster answered: no thread can be read or written, so the replica is not ready. */
 export class RedisClusterMastersUnreachableError extends BotError {
   /** The addresses (`host:port`) of the masters that did not answer, for `/readyz`. */
   readonly unreachable: readonly string[];
@@ -38,13 +35,15 @@ export interface PingEveryMasterOptions {
 /**
  * PINGs every master the cluster client knows, in parallel, each on its own node connection. One
  * PING through the cluster client reaches a single node, so a dead master would go unnoticed while
- * every thread stored on its slots fails. Throws `RedisClusterMastersUnreachableError` naming the
- * masters that did not answer, or `RedisUnavailableError` when the client knows no master at all.
+ * every thread stored on its slots fails. Returns the masters that did not answer while others did
+ * (threads on their slots fail until a replica takes over; the rest work). Throws
+ * `RedisClusterMastersUnreachableError` when none answered, or `RedisUnavailableError` when the
+ * client knows no master at all.
  *
  * @example
- * await pingEveryMaster(backends.redisCluster, { signal, perMasterTimeoutMs: 1_500 });
+ * const unreachable = await pingEveryMaster(backends.redisCluster, { signal, perMasterTimeoutMs: 1_500 });
  */
-export async function pingEveryMaster(client: RedisClusterClient, options: PingEveryMasterOptions): Promise<void> {
+export async function pingEveryMaster(client: RedisClusterClient, options: PingEveryMasterOptions): Promise<UnreachableMaster[]> {
   const masters = client.isOpen ? client.masters : [];
   if (masters.length === 0) throw new RedisUnavailableError('a readiness PING', new Error('the cluster client is not connected to any master'));
   const results = await Promise.all(
@@ -64,7 +63,8 @@ export async function pingEveryMaster(client: RedisClusterClient, options: PingE
     }),
   );
   const unreachable = results.filter((result): result is UnreachableMaster => result !== undefined);
-  if (unreachable.length > 0) throw new RedisClusterMastersUnreachableError(unreachable);
+  if (unreachable.length === masters.length) throw new RedisClusterMastersUnreachableError(unreachable);
+  return unreachable;
 }
 
 /** `work`, or a rejection as soon as `signal` aborts (the work itself goes on and its result is dropped). */

@@ -8,8 +8,8 @@ import { createRedisClusterClient, startConnectingCluster, type RedisClusterClie
 import { startRedisCluster, type TestRedisCluster } from '../../support/redis-cluster.js';
 
 interface ReadyBody {
-  status: 'ready' | 'not-ready';
-  checks: { name: string; ok: boolean; failure?: string; unreachable?: string[] }[];
+  status: 'ready' | 'degraded' | 'not-ready';
+  checks: { name: string; ok: boolean; failure?: string; unreachable?: string[]; degraded?: string[] }[];
 }
 
 /** Each test starts its own cluster (up to six servers) and waits out a failover: generous on a loaded machine. */
@@ -48,20 +48,20 @@ async function probe(url: string): Promise<{ status: number; text: string; body:
   return { status: response.status, text, body: JSON.parse(text) as ReadyBody };
 }
 
-/** Probes as a load balancer would until `/readyz` answers `status`. */
-async function readinessBecomes(url: string, status: number, deadlineMs = 30_000): Promise<{ text: string; body: ReadyBody }> {
+/** Probes as a load balancer would until `/readyz` reports `status`. */
+async function readinessBecomes(url: string, status: ReadyBody['status'], deadlineMs = 30_000): Promise<{ status: number; text: string; body: ReadyBody }> {
   const deadline = Date.now() + deadlineMs;
   let last: Awaited<ReturnType<typeof probe>> | undefined;
   while (Date.now() < deadline) {
     last = await probe(url);
-    if (last.status === status) return last;
+    if (last.body.status === status) return last;
     await delay(50);
   }
   throw new Error(`/readyz stayed ${last?.status} (${last?.text.trim()}) instead of ${status}`);
 }
 
 describe('/readyz on a Redis Cluster', () => {
-  it('names a master that stopped answering, without the password, and is ready again once its replica took over', async () => {
+  it('names a master that stopped answering, without the password, stays in rotation meanwhile, and is ready again once its replica took over', async () => {
     const password = 'ready-Pass-93c1';
     // A node timeout long enough that the outage is seen before the failover ends it.
     const cluster = await startCluster({ password, withReplicas: true, nodeTimeoutMs: 3_000 });
@@ -72,11 +72,13 @@ describe('/readyz on a Redis Cluster', () => {
 
     const doomed = client.masters[1]!.address;
     cluster.kill(doomed);
-    const down = await readinessBecomes(url, 503);
-    expect(down.body).toEqual({ status: 'not-ready', checks: [{ name: 'redis', ok: false, failure: 'redis_cluster_master_unreachable', unreachable: [doomed] }] });
+    // Every replica shares the cluster: taking them all out of rotation would fail the threads the other masters still serve.
+    const down = await readinessBecomes(url, 'degraded');
+    expect(down.status).toBe(200);
+    expect(down.body).toEqual({ status: 'degraded', checks: [{ name: 'redis', ok: true, degraded: [doomed] }] });
     expect(down.text).not.toContain(password);
 
-    await readinessBecomes(url, 200);
+    await readinessBecomes(url, 'ready');
     expect(client.masters.map((master) => master.address)).not.toContain(doomed);
     expect(client.masters).toHaveLength(3);
   }, CLUSTER_TEST_TIMEOUT_MS);
@@ -86,21 +88,34 @@ describe('/readyz on a Redis Cluster', () => {
     const { url, client } = await serveReadiness(cluster.nodeUrls);
     expect((await probe(url)).status).toBe(200);
     const [doomed, ...others] = client.masters.map((master) => master.address) as [string, ...string[]];
-    const outage = { status: 'not-ready', checks: [{ name: 'redis', ok: false, failure: 'redis_cluster_master_unreachable', unreachable: [doomed] }] };
+    const outage = { status: 'degraded', checks: [{ name: 'redis', ok: true, degraded: [doomed] }] };
 
     // A frozen server keeps its connections open and answers nothing: named, not a bare "timeout".
     cluster.pause(doomed);
-    expect((await readinessBecomes(url, 503)).body).toEqual(outage);
+    expect((await readinessBecomes(url, 'degraded')).body).toEqual(outage);
     cluster.resume(doomed);
-    await readinessBecomes(url, 200);
+    await readinessBecomes(url, 'ready');
 
     cluster.kill(doomed);
-    expect((await readinessBecomes(url, 503)).body).toEqual(outage);
+    expect((await readinessBecomes(url, 'degraded')).body).toEqual(outage);
     // Nothing can take its slots over: it stays the master the client knows, and stays named.
     expect((await probe(url)).body).toEqual(outage);
 
     await cluster.restart(doomed);
-    await readinessBecomes(url, 200);
+    await readinessBecomes(url, 'ready');
     expect(client.masters.map((master) => master.address).sort()).toEqual([doomed, ...others].sort());
+  }, CLUSTER_TEST_TIMEOUT_MS);
+
+  it('is not ready, naming every master, when none of them answers', async () => {
+    const cluster = await startCluster({});
+    const { url, client } = await serveReadiness(cluster.nodeUrls);
+    const masters = client.masters.map((master) => master.address);
+    for (const master of masters) cluster.pause(master);
+    const down = await readinessBecomes(url, 'not-ready');
+    expect(down.status).toBe(503);
+    expect(down.body.checks).toEqual([{ name: 'redis', ok: false, failure: 'redis_cluster_master_unreachable', unreachable: expect.arrayContaining(masters) }]);
+    expect(down.body.checks[0]?.unreachable).toHaveLength(masters.length);
+    for (const master of masters) cluster.resume(master);
+    await readinessBecomes(url, 'ready');
   }, CLUSTER_TEST_TIMEOUT_MS);
 });
