@@ -1,33 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { startFakeClova, FAKE_CLOVA_API_KEY, type FakeClova } from '../../fakes/clova/fake-clova-server.js';
-import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix } from '../../support/redis.js';
 import { PROCESS_TEST_TIMEOUT_MS, PROCESS_WAIT_MS, startBotProcess, terminate, type BotProcess, cleanUpAfterEachTest, RECOVERED_TURN_LOG } from '../../support/processes/bot-process.js';
-import { startDiscordSetup, type DiscordSetup } from '../../support/processes/discord-interactions.js';
-import { openSharedState, type SharedState } from '../../support/processes/shared-state.js';
+import { startDiscordSetup } from '../../support/processes/discord-interactions.js';
+import { QUICK_RECOVERY_ENV, startProcessBed } from '../../support/processes/process-bed.js';
 
 const cleanups = cleanUpAfterEachTest();
 
 describe('a bot process killed mid-turn (SIGKILL)', () => {
   it('leaves its Discord placeholder, which exactly one of two surviving processes finishes in place', async () => {
-    const redisUrl = requireRedisUrl();
-    const keyPrefix = uniquePrefix('process-crash');
-    const discord: DiscordSetup = await startDiscordSetup();
-    const clova: FakeClova = await startFakeClova();
-    const state: SharedState = await openSharedState(redisUrl, keyPrefix);
-    cleanups.push(() => discord.close(), () => clova.close(), () => state.close(), () => deleteKeysWithPrefix(redisUrl, keyPrefix));
+    const discord = await startDiscordSetup();
+    cleanups.push(() => discord.close());
+    const { clova, state, env: bedEnv } = await startProcessBed(cleanups, 'process-crash');
     // The first reasoning call never answers in time: the process dies while waiting for it.
     clova.injectFaults('rag-reasoning', { fault: 'slow-first-byte', delayMs: 60_000 });
-    const env = {
-      ...discord.env,
-      CLOVA_STUDIO_API_KEY: FAKE_CLOVA_API_KEY,
-      CLOVA_STUDIO_BASE_URL: clova.url,
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: keyPrefix,
-      // A dead holder frees the thread after three seconds, and survivors look for orphans five times a second.
-      THREAD_LOCK_TTL_MS: '3000',
-      RECOVERY_SWEEP_MS: '200',
-      LOG_LEVEL: 'debug',
-    };
+    const env = { ...discord.env, ...bedEnv, ...QUICK_RECOVERY_ENV, LOG_LEVEL: 'debug' };
     const [doomed, survivorB, survivorC] = await Promise.all([
       startBotProcess({ name: 'doomed', env }),
       startBotProcess({ name: 'survivor-b', env }),

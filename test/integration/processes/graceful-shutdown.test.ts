@@ -1,22 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { startFakeClova, FAKE_CLOVA_API_KEY } from '../../fakes/clova/fake-clova-server.js';
-import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix } from '../../support/redis.js';
 import { deliverEvent } from '../../fakes/slack/slack-events.js';
 import { PROCESS_TEST_TIMEOUT_MS, PROCESS_WAIT_MS, startBotProcess, terminate, cleanUpAfterEachTest } from '../../support/processes/bot-process.js';
 import { startDiscordSetup } from '../../support/processes/discord-interactions.js';
-import { openSharedState } from '../../support/processes/shared-state.js';
+import { startProcessBed } from '../../support/processes/process-bed.js';
 import { questionEnvelope, SLACK_SIGNING_SECRET, startSlackWorkspace, WORKSPACE } from '../../support/processes/slack-workspace.js';
 
 const cleanups = cleanUpAfterEachTest();
 
 describe('a bot process told to stop (SIGTERM) during a turn', () => {
   it('finishes the running answer, releases its locks and exits 0', async () => {
-    const redisUrl = requireRedisUrl();
-    const keyPrefix = uniquePrefix('process-sigterm');
     const discord = await startDiscordSetup();
-    const clova = await startFakeClova();
-    const state = await openSharedState(redisUrl, keyPrefix);
-    cleanups.push(() => discord.close(), () => clova.close(), () => state.close(), () => deleteKeysWithPrefix(redisUrl, keyPrefix));
+    cleanups.push(() => discord.close());
+    const { clova, state, env } = await startProcessBed(cleanups, 'process-sigterm');
     // The model holds its answer until the test lets it go, so the signal certainly lands mid-turn.
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
@@ -24,10 +19,7 @@ describe('a bot process told to stop (SIGTERM) during a turn', () => {
       await released;
       return { text: 'Set REDIS_URL and restart every replica.' };
     });
-    const bot = await startBotProcess({
-      name: 'stopping',
-      env: { ...discord.env, CLOVA_STUDIO_API_KEY: FAKE_CLOVA_API_KEY, CLOVA_STUDIO_BASE_URL: clova.url, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix },
-    });
+    const bot = await startBotProcess({ name: 'stopping', env: { ...discord.env, ...env } });
 
     const running = await discord.ask(bot.baseUrl, 'How do I point the bot at Redis?');
     await expect.poll(() => clova.requestsFor('rag-reasoning').length, { timeout: PROCESS_WAIT_MS }).toBe(1);
@@ -64,23 +56,19 @@ describe('a bot process told to stop (SIGTERM) during a turn', () => {
   }, PROCESS_TEST_TIMEOUT_MS);
 
   it('cancels a turn still running when SHUTDOWN_DEADLINE_MS ends, tells the user, and exits 0 on its own', async () => {
-    const redisUrl = requireRedisUrl();
-    const keyPrefix = uniquePrefix('process-sigterm-deadline');
     const discord = await startDiscordSetup();
-    const clova = await startFakeClova();
-    const state = await openSharedState(redisUrl, keyPrefix);
+    cleanups.push(() => discord.close());
+    const { clova, state, env } = await startProcessBed(cleanups, 'process-sigterm-deadline');
     // The model never answers while the test runs: only the deadline can end this turn.
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
-    cleanups.push(() => discord.close(), async () => { release(); await clova.close(); }, () => state.close(), () => deleteKeysWithPrefix(redisUrl, keyPrefix));
+    // Lets the held model call go once the test is over (before the fake closes: clean-ups run newest first).
+    cleanups.push(async () => release());
     clova.scriptRagReasoning(async () => {
       await released;
       return { text: 'Too late.' };
     });
-    const bot = await startBotProcess({
-      name: 'deadline',
-      env: { ...discord.env, CLOVA_STUDIO_API_KEY: FAKE_CLOVA_API_KEY, CLOVA_STUDIO_BASE_URL: clova.url, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix, SHUTDOWN_DEADLINE_MS: '1000' },
-    });
+    const bot = await startBotProcess({ name: 'deadline', env: { ...discord.env, ...env, SHUTDOWN_DEADLINE_MS: '1000' } });
 
     const running = await discord.ask(bot.baseUrl, 'How do I point the bot at Redis?');
     await expect.poll(() => clova.requestsFor('rag-reasoning').length, { timeout: PROCESS_WAIT_MS }).toBe(1);
@@ -94,12 +82,9 @@ describe('a bot process told to stop (SIGTERM) during a turn', () => {
   }, PROCESS_TEST_TIMEOUT_MS);
 
   it('on Discord, still answers an /ask that arrives while it drains (Discord cannot redeliver it elsewhere), then exits', async () => {
-    const redisUrl = requireRedisUrl();
-    const keyPrefix = uniquePrefix('process-sigterm-discord');
     const discord = await startDiscordSetup();
-    const clova = await startFakeClova();
-    const state = await openSharedState(redisUrl, keyPrefix);
-    cleanups.push(() => discord.close(), () => clova.close(), () => state.close(), () => deleteKeysWithPrefix(redisUrl, keyPrefix));
+    cleanups.push(() => discord.close());
+    const { clova, state, env } = await startProcessBed(cleanups, 'process-sigterm-discord');
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     const asked: string[] = [];
@@ -109,10 +94,7 @@ describe('a bot process told to stop (SIGTERM) during a turn', () => {
       if (question.includes('first')) await released;
       return { text: `Answer to the ${question.includes('first') ? 'first' : 'second'} question.` };
     });
-    const bot = await startBotProcess({
-      name: 'stopping',
-      env: { ...discord.env, CLOVA_STUDIO_API_KEY: FAKE_CLOVA_API_KEY, CLOVA_STUDIO_BASE_URL: clova.url, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix },
-    });
+    const bot = await startBotProcess({ name: 'stopping', env: { ...discord.env, ...env } });
 
     const first = await discord.ask(bot.baseUrl, 'the first question');
     await expect.poll(() => asked.length, { timeout: PROCESS_WAIT_MS }).toBe(1);
@@ -137,12 +119,9 @@ describe('a bot process told to stop (SIGTERM) during a turn', () => {
   }, PROCESS_TEST_TIMEOUT_MS);
 
   it('on Slack, answers 503 to events that arrive while it drains (Slack redelivers them to another replica) and still finishes its own', async () => {
-    const redisUrl = requireRedisUrl();
-    const keyPrefix = uniquePrefix('process-sigterm-slack');
     const slack = await startSlackWorkspace();
-    const clova = await startFakeClova();
-    const state = await openSharedState(redisUrl, keyPrefix);
-    cleanups.push(() => slack.fake.close(), () => clova.close(), () => state.close(), () => deleteKeysWithPrefix(redisUrl, keyPrefix));
+    cleanups.push(() => slack.fake.close());
+    const { clova, state, env: bedEnv } = await startProcessBed(cleanups, 'process-sigterm-slack');
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     const asked: string[] = [];
@@ -152,7 +131,7 @@ describe('a bot process told to stop (SIGTERM) during a turn', () => {
       if (question.includes('first')) await released;
       return { text: `Answer to the ${question.includes('first') ? 'first' : 'second'} question.` };
     });
-    const env = { ...slack.env, CLOVA_STUDIO_API_KEY: FAKE_CLOVA_API_KEY, CLOVA_STUDIO_BASE_URL: clova.url, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix };
+    const env = { ...slack.env, ...bedEnv };
     const [stopping, other] = await Promise.all([startBotProcess({ name: 'stopping', env }), startBotProcess({ name: 'other', env })]);
     const events = (bot: { baseUrl: string }) => `${bot.baseUrl}/slack/events`;
 

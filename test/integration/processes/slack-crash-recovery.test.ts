@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { startFakeClova, FAKE_CLOVA_API_KEY } from '../../fakes/clova/fake-clova-server.js';
 import type { RecordedCall } from '../../fakes/slack/fake-slack-api.js';
 import { deliverEvent } from '../../fakes/slack/slack-events.js';
-import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix } from '../../support/redis.js';
 import {
   PROCESS_TEST_TIMEOUT_MS,
   PROCESS_WAIT_MS,
@@ -12,32 +10,31 @@ import {
   RECOVERED_TURN_LOG,
   RECOVERED_WAITING_MESSAGE_LOG,
 } from '../../support/processes/bot-process.js';
-import { openSharedState } from '../../support/processes/shared-state.js';
+import { QUICK_RECOVERY_ENV, startProcessBed } from '../../support/processes/process-bed.js';
 import { questionEnvelope, SLACK_SIGNING_SECRET, startSlackWorkspace, WORKSPACE } from '../../support/processes/slack-workspace.js';
 
 const cleanups = cleanUpAfterEachTest();
 
+/** A fake Slack workspace and the shared bed, with the environment of bots that take over quickly from a killed peer. */
+async function startWorkspace(label: string) {
+  const slack = await startSlackWorkspace();
+  cleanups.push(() => slack.fake.close());
+  const bed = await startProcessBed(cleanups, label);
+  return { slack, clova: bed.clova, state: bed.state, env: { ...slack.env, ...bed.env, ...QUICK_RECOVERY_ENV } };
+}
+
+/** The process the test kills mid-turn, and the one left to finish its work. */
+function doomedAndSurvivor(env: Record<string, string>) {
+  return Promise.all([startBotProcess({ name: 'doomed', env }), startBotProcess({ name: 'survivor', env })]);
+}
+
 describe('a bot process killed mid-turn on Slack (SIGKILL)', () => {
   it('leaves its placeholder in the thread, which the surviving process turns into the answer, once', async () => {
-    const redisUrl = requireRedisUrl();
-    const keyPrefix = uniquePrefix('process-slack-crash');
-    const slack = await startSlackWorkspace();
-    const clova = await startFakeClova();
-    const state = await openSharedState(redisUrl, keyPrefix);
-    cleanups.push(() => slack.fake.close(), () => clova.close(), () => state.close(), () => deleteKeysWithPrefix(redisUrl, keyPrefix));
+    const { slack, clova, state, env } = await startWorkspace('process-slack-crash');
     // Without the assistant status API the first sign of life is a placeholder message: the reply to finish.
     slack.fake.disableMethod('assistant.threads.setStatus', 'missing_scope');
     clova.injectFaults('rag-reasoning', { fault: 'slow-first-byte', delayMs: 60_000 });
-    const env = {
-      ...slack.env,
-      CLOVA_STUDIO_API_KEY: FAKE_CLOVA_API_KEY,
-      CLOVA_STUDIO_BASE_URL: clova.url,
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: keyPrefix,
-      THREAD_LOCK_TTL_MS: '3000',
-      RECOVERY_SWEEP_MS: '200',
-    };
-    const [doomed, survivor] = await Promise.all([startBotProcess({ name: 'doomed', env }), startBotProcess({ name: 'survivor', env })]);
+    const [doomed, survivor] = await doomedAndSurvivor(env);
 
     // Slack delivers the mention twice; the doomed process claims it (the survivor's copy is a duplicate).
     const root = '1763950000.000100';
@@ -78,25 +75,11 @@ describe('a bot process killed mid-turn on Slack (SIGKILL)', () => {
   }, PROCESS_TEST_TIMEOUT_MS);
 
   it('leaves a second question that was waiting for the thread, which the survivor answers after the first, each once, in its placeholder', async () => {
-    const redisUrl = requireRedisUrl();
-    const keyPrefix = uniquePrefix('process-slack-queued-crash');
-    const slack = await startSlackWorkspace();
-    const clova = await startFakeClova();
-    const state = await openSharedState(redisUrl, keyPrefix);
-    cleanups.push(() => slack.fake.close(), () => clova.close(), () => state.close(), () => deleteKeysWithPrefix(redisUrl, keyPrefix));
+    const { slack, clova, state, env } = await startWorkspace('process-slack-queued-crash');
     // Placeholders instead of the assistant status API: each turn's first sign of life is a message to finish.
     slack.fake.disableMethod('assistant.threads.setStatus', 'missing_scope');
     clova.injectFaults('rag-reasoning', { fault: 'slow-first-byte', delayMs: 60_000 });
-    const env = {
-      ...slack.env,
-      CLOVA_STUDIO_API_KEY: FAKE_CLOVA_API_KEY,
-      CLOVA_STUDIO_BASE_URL: clova.url,
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: keyPrefix,
-      THREAD_LOCK_TTL_MS: '3000',
-      RECOVERY_SWEEP_MS: '200',
-    };
-    const [doomed, survivor] = await Promise.all([startBotProcess({ name: 'doomed', env }), startBotProcess({ name: 'survivor', env })]);
+    const [doomed, survivor] = await doomedAndSurvivor(env);
 
     const root = '1763990000.000100';
     const followUpTs = '1763990000.000200';
@@ -148,25 +131,10 @@ describe('a bot process killed mid-turn on Slack (SIGKILL)', () => {
   // The sink starts its native stream from the preview timer, after the last event the engine saw:
   // the stream must still be recorded, or the survivor posts a second message beside a dead stream.
   it('leaves a half-written native stream, which a survivor closes and overwrites with the whole answer', async () => {
-    const redisUrl = requireRedisUrl();
-    const keyPrefix = uniquePrefix('process-slack-stream-crash');
-    const slack = await startSlackWorkspace();
-    const clova = await startFakeClova();
-    const state = await openSharedState(redisUrl, keyPrefix);
-    cleanups.push(() => slack.fake.close(), () => clova.close(), () => state.close(), () => deleteKeysWithPrefix(redisUrl, keyPrefix));
+    const { slack, clova, state, env } = await startWorkspace('process-slack-stream-crash');
     // The chat model (function calling, streamed) writes a few words, then goes quiet: the process dies mid-sentence.
     clova.injectFaults('chat', { fault: 'stall-mid-stream', text: 'Set REDIS_URL to your Redis address and restart every replica of the bot.', afterTokens: 8, stallMs: 60_000 });
-    const env = {
-      ...slack.env,
-      CLOVA_STUDIO_API_KEY: FAKE_CLOVA_API_KEY,
-      CLOVA_STUDIO_BASE_URL: clova.url,
-      CLOVA_USE_RAG_REASONING: 'false',
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: keyPrefix,
-      THREAD_LOCK_TTL_MS: '3000',
-      RECOVERY_SWEEP_MS: '200',
-    };
-    const [doomed, survivor] = await Promise.all([startBotProcess({ name: 'doomed', env }), startBotProcess({ name: 'survivor', env })]);
+    const [doomed, survivor] = await doomedAndSurvivor({ ...env, CLOVA_USE_RAG_REASONING: 'false' });
 
     const root = '1763970000.000100';
     const question = 'How do I point the bot at Redis?';

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { startFakeClova, FAKE_CLOVA_API_KEY } from '../../fakes/clova/fake-clova-server.js';
 import { deliverEvent } from '../../fakes/slack/slack-events.js';
-import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix } from '../../support/redis.js';
 import { PROCESS_TEST_TIMEOUT_MS, PROCESS_WAIT_MS, startBotProcess, terminate, type BotProcess, cleanUpAfterEachTest } from '../../support/processes/bot-process.js';
-import { openSharedState } from '../../support/processes/shared-state.js';
+import { startProcessBed } from '../../support/processes/process-bed.js';
 import { questionEnvelope, SLACK_SIGNING_SECRET, startSlackWorkspace, WORKSPACE, type QuestionSpec } from '../../support/processes/slack-workspace.js';
 
 const cleanups = cleanUpAfterEachTest();
@@ -25,12 +23,9 @@ interface ModelCall {
 
 describe('two bot processes on one Redis, fed a stream of Slack events', () => {
   it('answer every message exactly once, each thread in order, with duplicates delivered to both and follow-ups queued behind a running turn', async () => {
-    const redisUrl = requireRedisUrl();
-    const keyPrefix = uniquePrefix('process-replicas');
     const slack = await startSlackWorkspace();
-    const clova = await startFakeClova();
-    const state = await openSharedState(redisUrl, keyPrefix);
-    cleanups.push(() => slack.fake.close(), () => clova.close(), () => state.close(), () => deleteKeysWithPrefix(redisUrl, keyPrefix));
+    cleanups.push(() => slack.fake.close());
+    const { clova, state, env: bedEnv } = await startProcessBed(cleanups, 'process-replicas');
 
     // The first question of every thread is held by the model until the follow-ups are queued behind it.
     let releaseFirstQuestions!: () => void;
@@ -43,7 +38,7 @@ describe('two bot processes on one Redis, fed a stream of Slack events', () => {
       if (question.endsWith('q1')) await firstQuestionsReleased;
       return { text: `Answer to ${question}.` };
     });
-    const env = { ...slack.env, CLOVA_STUDIO_API_KEY: FAKE_CLOVA_API_KEY, CLOVA_STUDIO_BASE_URL: clova.url, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix };
+    const env = { ...slack.env, ...bedEnv };
     const [replicaA, replicaB] = await Promise.all([startBotProcess({ name: 'replica-a', env }), startBotProcess({ name: 'replica-b', env })]);
     const deliver = async (bot: BotProcess, spec: QuestionSpec, retry?: number) => {
       const response = await deliverEvent(`${bot.baseUrl}/slack/events`, SLACK_SIGNING_SECRET, questionEnvelope(spec), retry ? { retry: { num: retry, reason: 'http_timeout' } } : {});
