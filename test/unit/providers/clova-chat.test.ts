@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../../../src/observability/metrics.js';
 import { ClovaContextTooLongError, ClovaInvalidParameterError, createClovaProvider, type ClovaProvider, type ClovaProviderOptions } from '../../../src/providers/clova/index.js';
-import type { ChatEvent } from '../../../src/providers/types.js';
 import { FAKE_CLOVA_API_KEY, startFakeClova, type FakeClova } from '../../fakes/clova/fake-clova-server.js';
 import { fakeTokenCount } from '../../fakes/clova/fake-token-count.js';
 import { captureLogger } from './log-capture.js';
+import { collect } from '../../support/collect.js';
 
 let fake: FakeClova;
 const providers: ClovaProvider[] = [];
@@ -22,12 +22,6 @@ function provider(options: Partial<ClovaProviderOptions> = {}): ClovaProvider {
   const created = createClovaProvider({ apiKey: FAKE_CLOVA_API_KEY, baseUrl: fake.url, model: 'HCX-005', logger: captureLogger().logger, ...options });
   providers.push(created);
   return created;
-}
-
-async function collect(events: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
-  const collected: ChatEvent[] = [];
-  for await (const event of events) collected.push(event);
-  return collected;
 }
 
 describe('CLOVA chat completions', () => {

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { createOpenAiCompatibleProvider, OpenAiCompatibleError, type OpenAiCompatibleProvider, type OpenAiCompatibleProviderOptions } from '../../../src/providers/openai-compatible/index.js';
-import type { ChatEvent } from '../../../src/providers/types.js';
 import { fakeEmbedding } from '../../fakes/clova/default-responders.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../../fakes/openai/fake-openai-server.js';
+import { collect } from '../../support/collect.js';
 
 const API_KEY = 'sk-fake-openai-key-0123456789';
 let fake: FakeOpenAi;
@@ -22,12 +22,6 @@ function provider(options: Partial<OpenAiCompatibleProviderOptions> = {}): OpenA
   const created = createOpenAiCompatibleProvider({ apiKey: API_KEY, baseUrl: fake.url, model: 'qwen2.5:7b', logger: silentLogger(), ...options });
   providers.push(created);
   return created;
-}
-
-async function collect(events: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
-  const collected: ChatEvent[] = [];
-  for await (const event of events) collected.push(event);
-  return collected;
 }
 
 const tools = [{ name: 'search', description: 'search the knowledge base', parameters: { type: 'object', properties: { query: { type: 'string' } } } }];

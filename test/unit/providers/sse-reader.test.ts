@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readServerSentEvents, SseBufferError } from '../../../src/providers/http/sse-reader.js';
+import { collect } from '../../support/collect.js';
 
 const body = [
   'id:1\nevent:token\ndata:{"message":{"content":"안녕"}}\n\n',
@@ -13,10 +14,8 @@ async function* chunks(parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
   for (const part of parts) yield part;
 }
 
-async function readAll(parts: Uint8Array[]) {
-  const events = [];
-  for await (const event of readServerSentEvents(chunks(parts))) events.push(event);
-  return events;
+function readAll(parts: Uint8Array[]) {
+  return collect(readServerSentEvents(chunks(parts)));
 }
 
 describe('readServerSentEvents', () => {
