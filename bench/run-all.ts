@@ -40,17 +40,17 @@ function run(name: string): Promise<Outcome> {
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     child.on('close', (code) => {
       const seconds = Math.round((Date.now() - started) / 100) / 10;
-      if (code !== 0) {
-        resolve({ name, seconds, ok: false, error: `exited with ${code}: ${stderr.trim().split('\n').slice(-5).join(' | ')}` });
+      let figures: unknown;
+      try {
+        figures = JSON.parse(stdout.slice(stdout.indexOf('{')));
+      } catch (error) {
+        const why = code === 0 ? `printed no JSON: ${String(error)}` : `exited with ${code}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`;
+        resolve({ name, seconds, ok: false, error: why });
         return;
       }
-      try {
-        const figures: unknown = JSON.parse(stdout.slice(stdout.indexOf('{')));
-        writeFileSync(join(resultsDir, `${name}.json`), `${JSON.stringify(figures, null, 2)}\n`);
-        resolve({ name, seconds, ok: true, figures });
-      } catch (error) {
-        resolve({ name, seconds, ok: false, error: `printed no JSON: ${String(error)}` });
-      }
+      // A benchmark that measured but found a problem (the soak's verdict) keeps its figures: they show what went wrong.
+      writeFileSync(join(resultsDir, `${name}.json`), `${JSON.stringify(figures, null, 2)}\n`);
+      resolve({ name, seconds, ok: code === 0, figures, ...(code === 0 ? {} : { error: `exited with ${code} after printing its figures (see its verdict)` }) });
     });
   });
 }
@@ -63,7 +63,9 @@ for (const name of BENCHMARKS.filter((candidate) => only.length === 0 || only.in
   process.stderr.write(`bench: ${name} ${outcome.ok ? 'done' : 'FAILED'} in ${outcome.seconds} s${outcome.error ? ` (${outcome.error})` : ''}\n`);
   outcomes.push(outcome);
 }
-const combined = Object.fromEntries(outcomes.map((outcome) => [outcome.name, outcome.ok ? outcome.figures : { error: outcome.error }]));
+const combined = Object.fromEntries(
+  outcomes.map((outcome) => [outcome.name, outcome.ok ? outcome.figures : outcome.figures ? { error: outcome.error, figures: outcome.figures } : { error: outcome.error }]),
+);
 writeFileSync(join(resultsDir, 'all.json'), `${JSON.stringify(combined, null, 2)}\n`);
 console.log(JSON.stringify(combined, null, 2));
 process.exitCode = outcomes.every((outcome) => outcome.ok) ? 0 : 1;

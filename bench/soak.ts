@@ -1,63 +1,58 @@
 /**
  * Soak: two real bot processes (`src/main.ts`, configured by environment variables only) sharing
- * one real Redis, answering Discord `/ask` interactions over HTTP for SOAK_THREADS threads of
- * SOAK_TURNS turns each, against a fake CLOVA Studio (RAG Reasoning + reranker, fixed latency per
- * call) and a fake Discord REST behind a proxy that watches every edit. Turns within a thread go
- * one after the other, alternating between the processes; threads run concurrently up to
- * SOAK_CONCURRENCY; every SOAK_DUPLICATE_EVERY-th interaction is delivered to both processes.
- * Bounded by SOAK_DEADLINE_SECONDS. Prints JSON figures; see bench/README.md for each one.
+ * one real Redis, answering SOAK_THREADS threads of SOAK_TURNS turns each on Discord (`/ask` HTTP
+ * interactions, Ed25519-signed), Slack (Events API, signed with the signing secret) or both (every
+ * other thread on Slack), against a fake CLOVA Studio (RAG Reasoning + reranker, fixed latency per
+ * call) and the fake platform APIs behind proxies that see every call. Turns within a thread go one
+ * after the other, alternating between the processes; threads run concurrently up to SOAK_CONCURRENCY;
+ * every SOAK_DUPLICATE_EVERY-th event is delivered to both processes. With SOAK_REDIS_RESTART (the
+ * default) Redis is stopped and started again once half the turns were sent: whoever is told their
+ * message could not be taken sends it again, as the line asks. Bounded by SOAK_DEADLINE_SECONDS.
+ * Prints JSON figures (see bench/README.md for each one) and exits non-zero when a turn was lost or
+ * answered twice, a stored thread is inconsistent, or a user got a failure other than the outage line.
  *
  * Run: npx tsx bench/soak.ts              (default size)
- *      SOAK_THREADS=1000 SOAK_TURNS=20 SOAK_DEADLINE_SECONDS=900 npx tsx bench/soak.ts   (the full run)
+ *      SOAK_THREADS=1000 SOAK_TURNS=20 SOAK_DEADLINE_SECONDS=1500 npx tsx bench/soak.ts   (the full run)
  */
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { FakeDiscordServer } from '../test/fakes/discord/fake-discord-server.js';
-import { BOT_TOKEN } from '../test/fakes/discord/discord-test-bed.js';
-import { nextSnowflake } from '../test/fakes/discord/snowflakes.js';
+import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from '../test/support/redis-server.js';
-import { startInterposingProxy, type InterposedExchange } from '../test/integration/faults/support/interposing-proxy.js';
 import { redisForBench, summarise, round } from './support/redis-for-bench.js';
-import { readSoakSettings, soakQuestion } from './soak/settings.js';
+import { readSoakSettings, soakQuestion, soakTag } from './soak/settings.js';
 import { startTimedClova } from './soak/timed-clova.js';
 import { startBotProcess, parseMetrics, metricSum, type BotProcess, type MetricSample } from './soak/bot-process.js';
-import { DiscordSoakDriver, type TurnRecord } from './soak/discord-driver.js';
+import type { SoakConversation, SoakDriver } from './soak/conversation.js';
+import { startPlatformBed, type PlatformBed } from './soak/platform-beds.js';
 import { connectRedis, commandsExecuted, verifyHistories, type ExpectedThread } from './soak/redis-checks.js';
+import { RedisOutage, startRestartableRedis } from './soak/redis-outage.js';
+import { isDuplicated, outcomeOf, type SoakPlatform, type TurnRecord } from './soak/turn-record.js';
 import { stageBreakdown } from './soak/turn-stages.js';
+
+/** Times a user sends again a message they were told could not be taken. */
+const MAX_RESENDS = 3;
 
 const settings = readSoakSettings();
 const log = (line: string) => process.stderr.write(`soak: ${line}\n`);
+const platforms: SoakPlatform[] = settings.SOAK_PLATFORM === 'both' ? ['discord', 'slack'] : [settings.SOAK_PLATFORM];
 
-const redis = await redisForBench();
+const restartable = settings.SOAK_REDIS_RESTART ? await startRestartableRedis() : undefined;
+const redis = restartable ?? (await redisForBench());
 const keyPrefix = `soak-${randomUUID().slice(0, 8)}`;
 const clova = await startTimedClova(settings.SOAK_MODEL_LATENCY_MS);
-const applicationId = nextSnowflake();
-const guildId = nextSnowflake();
-const channelId = nextSnowflake();
-const fake = new FakeDiscordServer(applicationId, BOT_TOKEN);
-const fakeApiUrl = await fake.start();
-// The fake records every request for tests; the proxy already shows the soak what it needs.
-const forgetDiscordRequests = setInterval(() => fake.requests.splice(0), 1_000);
-let observe: (exchange: InterposedExchange) => void = () => {};
-let discordRequests = 0;
-const proxy = await startInterposingProxy({
-  target: new URL(fakeApiUrl).origin,
-  latencyMs: settings.SOAK_PLATFORM_LATENCY_MS,
-  onExchange: (exchange) => {
-    discordRequests += 1;
-    observe(exchange);
-  },
-});
-const keys = generateKeyPairSync('ed25519');
-const publicKey = keys.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+const beds: PlatformBed[] = [];
 const redisClient = await connectRedis(redis.url);
 
 const bots: BotProcess[] = [];
 try {
+  for (const platform of platforms) {
+    beds.push(await startPlatformBed(platform, { platformLatencyMs: settings.SOAK_PLATFORM_LATENCY_MS, turnTimeoutMs: settings.SOAK_TURN_TIMEOUT_SECONDS * 1000 }));
+  }
   const ports = [await freePort(), await freePort()];
-  log(`starting two bot processes (logs in ${tmpdir()}/soak-bot-*.log)`);
+  log(`starting two bot processes for ${platforms.join(' and ')} (logs in ${tmpdir()}/soak-bot-*.log)`);
   bots.push(
     ...(await Promise.all(
       ports.map((port, index) =>
@@ -72,65 +67,77 @@ try {
             CLOVA_STUDIO_BASE_URL: clova.url,
             REDIS_URL: redis.url,
             REDIS_KEY_PREFIX: keyPrefix,
-            DISCORD_TOKEN: BOT_TOKEN,
-            DISCORD_APPLICATION_ID: applicationId,
-            DISCORD_PUBLIC_KEY: publicKey,
-            DISCORD_API_URL: `${proxy.url}/api`,
-            DISCORD_GATEWAY: 'false',
+            ...Object.assign({}, ...beds.map((bed) => bed.env)),
           },
         }),
       ),
     )),
   );
-  const driver = new DiscordSoakDriver({
-    fake,
-    endpoints: bots.map((bot) => `${bot.url}/discord/interactions`),
-    privateKey: keys.privateKey,
-    applicationId,
-    guildId,
-    channelId,
-    user: { id: nextSnowflake(), username: 'soak' },
-    platformLatencyMs: settings.SOAK_PLATFORM_LATENCY_MS,
-    turnTimeoutMs: settings.SOAK_TURN_TIMEOUT_SECONDS * 1000,
-  });
-  observe = driver.observe;
+  const drivers: SoakDriver[] = beds.map((bed) => bed.driver(bots.map((bot) => bot.url)));
 
   const metricsAtStart = await Promise.all(bots.map(async (bot) => parseMetrics(await bot.scrape())));
   const commandsAtStart = await commandsExecuted(redisClient);
-  const discordRequestsAtStart = discordRequests;
+  let commandsBeforeOutage: number | undefined;
+  let commandsAfterOutage = 0;
+  const outage = restartable
+    ? new RedisOutage({
+        redis: restartable,
+        downMs: settings.SOAK_REDIS_DOWN_SECONDS * 1000,
+        botsReady: async () => (await Promise.all(bots.map((bot) => fetch(`${bot.url}/readyz`).then((response) => response.ok, () => false)))).every(Boolean),
+        // INFO commandstats starts again from zero with the server: count what came before separately.
+        beforeStop: async () => void (commandsBeforeOutage = await commandsExecuted(redisClient)),
+        afterStart: async () => void (commandsAfterOutage = await commandsExecuted(redisClient)),
+        log,
+      })
+    : undefined;
+  const requestsAtStart = new Map(beds.map((bed) => [bed.platform, bed.requests]));
   const records: TurnRecord[] = [];
-  const expected: ExpectedThread[] = [];
+  const threads: Array<{ driver: SoakDriver; conversation: SoakConversation; records: TurnRecord[] }> = [];
+  const plannedTurns = settings.SOAK_THREADS * settings.SOAK_TURNS;
+  const outageAfterEvents = Math.max(1, Math.floor(plannedTurns / 2));
   const started = performance.now();
   const harnessCpuAtStart = process.cpuUsage();
   const deadline = started + settings.SOAK_DEADLINE_SECONDS * 1000;
   let stoppedByDeadline = false;
   let nextThread = 0;
-  let turnCounter = 0;
-  const progress = setInterval(() => log(`${records.length} turns in ${round((performance.now() - started) / 1000, 0)} s`), 10_000);
+  let eventsSent = 0;
+  const progress = setInterval(() => log(`${records.length} events in ${round((performance.now() - started) / 1000, 0)} s`), 10_000);
 
   const runThread = async (thread: number) => {
-    let threadChannelId: string | undefined;
-    const answered: ExpectedThread['turns'] = [];
-    for (let turn = 0; turn < settings.SOAK_TURNS; turn += 1) {
-      if (performance.now() > deadline) {
-        stoppedByDeadline = true;
-        break;
+    const driver = drivers[thread % drivers.length] as SoakDriver;
+    const conversation = driver.conversation();
+    const own: TurnRecord[] = [];
+    threads.push({ driver, conversation, records: own });
+    turns: for (let turn = 0; turn < settings.SOAK_TURNS; turn += 1) {
+      for (let attempt = 0; ; attempt += 1) {
+        if (performance.now() > deadline) {
+          stoppedByDeadline = true;
+          break turns;
+        }
+        const tag = soakTag(thread, turn, attempt);
+        eventsSent += 1;
+        if (eventsSent >= outageAfterEvents) outage?.begin();
+        const record = await conversation.ask({
+          thread,
+          turn,
+          attempt,
+          tag,
+          question: soakQuestion(tag, thread, turn),
+          duplicate: eventsSent % settings.SOAK_DUPLICATE_EVERY === 0,
+          sentDuringOutage: outage?.underway ?? false,
+        });
+        record.modelCalls = clova.takeCalls(tag);
+        records.push(record);
+        own.push(record);
+        const outcome = outcomeOf(record);
+        if (outcome === 'answered') break;
+        if (outcome !== 'told-not-taken' || attempt >= MAX_RESENDS) break turns;
+        // "Please send it again in a minute": the user does, once the bot can take it (a second, here).
+        await outage?.over();
+        await delay(1_000);
       }
-      const tag = `${thread}.${turn}`;
-      const question = soakQuestion(thread, turn);
-      turnCounter += 1;
-      const duplicate = turnCounter % settings.SOAK_DUPLICATE_EVERY === 0;
-      const record = await driver.runTurn({ thread, turn, tag, question, duplicate, ...(threadChannelId ? { threadChannelId } : {}) });
-      record.modelCalls = clova.takeCalls(tag);
-      records.push(record);
-      if (record.finalAnswers === 0) break;
-      answered.push({ messageId: record.interactionId, text: question });
-      if (turn === 0) {
-        threadChannelId = driver.threadOpenedBy(record);
-        if (!threadChannelId) break;
-      }
+      if (turn === 0 && !conversation.threadKey()) break;
     }
-    if (threadChannelId) expected.push({ threadKey: `discord:${guildId}:${threadChannelId}`, turns: answered });
   };
   await Promise.all(
     Array.from({ length: Math.min(settings.SOAK_CONCURRENCY, settings.SOAK_THREADS) }, async () => {
@@ -141,32 +148,71 @@ try {
   const elapsedSeconds = (performance.now() - started) / 1000;
   const harnessCpu = process.cpuUsage(harnessCpuAtStart);
   clearInterval(progress);
-  // A second answer to the same interaction would arrive after the first; give it time to show.
-  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  // An outage planned for a run cut short by the deadline still has to finish before anything is read.
+  await outage?.over();
+  // A second answer to the same event would arrive after the first; give it time to show.
+  await delay(2_000);
   const commandsAtEnd = await commandsExecuted(redisClient);
   const metricsAtEnd = await Promise.all(bots.map(async (bot) => parseMetrics(await bot.scrape())));
+
+  const expected: ExpectedThread[] = [];
+  const visibleProblems: string[] = [];
+  let visibleChecked = 0;
+  for (const { driver, conversation, records: own } of threads) {
+    const threadKey = conversation.threadKey();
+    if (!threadKey) continue;
+    expected.push({
+      threadKey,
+      turns: own.filter((record) => outcomeOf(record) === 'answered').map((record) => ({ messageId: record.messageId, text: record.question, tag: record.tag })),
+      unansweredMessageIds: own.filter((record) => outcomeOf(record) !== 'answered').map((record) => record.messageId),
+    });
+    if (!driver.visibleThreadProblem) continue;
+    visibleChecked += 1;
+    const problem = driver.visibleThreadProblem(threadKey, own);
+    if (problem && visibleProblems.length < 10) visibleProblems.push(`${threadKey}: ${problem}`);
+  }
+  if (settings.SOAK_RECORDS_FILE) {
+    writeFileSync(settings.SOAK_RECORDS_FILE, records.map((record) => JSON.stringify({ ...record, outcome: outcomeOf(record), modelCalls: record.modelCalls.length })).join('\n') + '\n');
+  }
   log(`verifying ${expected.length} stored threads`);
   const history = await verifyHistories(redisClient, keyPrefix, expected);
 
-  const answered = records.filter((record) => record.finalAnswers > 0);
-  const perTurn = stageBreakdown(records);
-  const duplicateDeliveries = records.filter((record) => record.deliveredTo.length > 1);
+  const answered = records.filter((record) => outcomeOf(record) === 'answered');
+  const redisCommands = commandsBeforeOutage === undefined ? commandsAtEnd - commandsAtStart : commandsBeforeOutage - commandsAtStart + (commandsAtEnd - commandsAfterOutage);
+  const counts = outcomeCounts(records);
+  const visibleThreads = { threadsChecked: visibleChecked, threadsConsistent: visibleChecked - visibleProblems.length, problems: visibleProblems };
   const report = {
     benchmark: 'soak',
-    platform: 'discord, HTTP interactions (signed, load-balanced across the two processes)',
+    platforms: platforms.map((platform) =>
+      platform === 'discord' ? 'discord: HTTP interactions, Ed25519-signed, alternating between the processes' : 'slack: Events API over HTTP, signed, alternating between the processes',
+    ),
     settings,
-    plannedTurns: settings.SOAK_THREADS * settings.SOAK_TURNS,
+    plannedTurns,
+    eventsSent: records.length,
     completedTurns: answered.length,
     stoppedByDeadline,
     elapsedSeconds: round(elapsedSeconds, 1),
     turnsPerSecond: round(answered.length / elapsedSeconds, 1),
-    eventToAcknowledgementMs: summarise(defined(records.map((record) => minus(record.acknowledgedAt, record.sentAt)))),
-    eventToFirstUpdateMs: summarise(defined(records.map((record) => minus(record.firstUpdateAt, record.sentAt)))),
-    eventToFinalMs: summarise(defined(answered.map((record) => minus(record.finalAt, record.sentAt)))),
-    modelTimePerTurnMs: summarise(perTurn.modelMs),
-    engineOverheadPerTurnMs: summarise(perTurn.overheadMs),
-    stagesPerTurnMs: perTurn.stages,
-    slowestStage: perTurn.slowestStage,
+    // Latencies of first sends; what sending again after the outage took is under redisRestart.
+    ...latencyFigures(records.filter((record) => record.attempt === 0)),
+    byPlatform: Object.fromEntries(
+      beds.map((bed) => {
+        const own = records.filter((record) => record.platform === bed.platform);
+        const answeredHere = own.filter((record) => outcomeOf(record) === 'answered').length;
+        const requests = bed.requests - (requestsAtStart.get(bed.platform) ?? 0);
+        return [
+          bed.platform,
+          {
+            completedTurns: answeredHere,
+            outcomes: outcomeCounts(own),
+            apiRequestsPerTurn: round(requests / Math.max(1, answeredHere), 2),
+            apiRequestsPerSecondPerProcess: round(requests / elapsedSeconds / bots.length, 1),
+            duplicateDeliveries: duplicateFigures(bed.platform, own, metricsAtStart, metricsAtEnd),
+            ...latencyFigures(own.filter((record) => record.attempt === 0)),
+          },
+        ];
+      }),
+    ),
     engineTurnSecondsFromMetrics: bots.map((bot, index) => ({
       process: bot.name,
       meanSeconds: round(
@@ -175,35 +221,108 @@ try {
         4,
       ),
     })),
-    redisCommandsPerTurn: round((commandsAtEnd - commandsAtStart) / Math.max(1, answered.length), 1),
-    discordRequestsPerTurn: round((discordRequests - discordRequestsAtStart) / Math.max(1, answered.length), 2),
-    discordRequestsPerSecondPerProcess: round((discordRequests - discordRequestsAtStart) / elapsedSeconds / bots.length, 1),
+    redisCommandsPerTurn: round(redisCommands / Math.max(1, answered.length), 1),
     processes: bots.map((bot, index) => processFigures(bot, metricsAtStart[index] ?? [], metricsAtEnd[index] ?? [], elapsedSeconds)),
-    // The harness (fake CLOVA, fake Discord, proxy, signing) shares the machine with the bots and Redis.
+    // The harness (fake CLOVA, fake platforms, proxies, signing) shares the machine with the bots and Redis.
     harnessCpuShareOfOneCore: round((harnessCpu.user + harnessCpu.system) / 1e6 / elapsedSeconds, 2),
     machine: { cores: availableParallelism(), loadAverageAtEnd: round(loadavg()[0] ?? 0, 2) },
-    lost: records.filter((record) => record.finalAnswers === 0 && record.failureLines === 0).length,
-    duplicated: records.filter((record) => record.finalAnswers > 1 || record.responseTypes.filter((type) => type === 5).length > 1).length,
-    failed: records.filter((record) => record.failureLines > 0).length,
-    duplicateDeliveries: {
-      sent: duplicateDeliveries.length,
-      refusedAsAlreadyHandled: duplicateDeliveries.filter((record) => record.responseTypes.includes(4)).length,
-    },
+    outcomes: counts,
+    redisRestart: outage ? outageFigures(outage, started, records) : 'off (SOAK_REDIS_RESTART=0)',
+    lost: counts.lost,
+    duplicated: counts.duplicated,
+    failed: counts.failed,
+    answersToTheWrongTurn: records.filter((record) => record.answerTags.some((tag) => tag !== record.tag)).length,
+    unattributedAnswers: drivers.reduce((sum, driver) => sum + ('unattributedAnswers' in driver ? Number(driver.unattributedAnswers) : 0), 0),
     storedHistory: history,
+    visibleThreads,
     untaggedModelCalls: clova.untagged,
   };
-  console.log(JSON.stringify(report, null, 2));
+  const toldNotTakenInFlight = records.filter((record) => !record.sentDuringOutage && outcomeOf(record) === 'told-not-taken').length;
+  const problems = [
+    report.lost > 0 && `${report.lost} events got neither an answer nor a failure line`,
+    toldNotTakenInFlight > 0 &&
+      `${toldNotTakenInFlight} events sent before Redis stopped were told their message could not be taken (only messages arriving during the outage should be)`,
+    report.duplicated > 0 && `${report.duplicated} events were answered twice (or answered after a failure line)`,
+    report.failed > 0 && `${report.failed} events got a failure line other than "could not take your message"`,
+    report.answersToTheWrongTurn > 0 && `${report.answersToTheWrongTurn} replies carried another turn's answer`,
+    report.unattributedAnswers > 0 && `${report.unattributedAnswers} answers belonged to no turn the harness sent`,
+    history.problems.length > 0 && `${history.threadsChecked - history.threadsConsistent} stored threads are inconsistent`,
+    visibleProblems.length > 0 && `${visibleProblems.length} threads show other replies than their turns got`,
+  ].filter((problem): problem is string => typeof problem === 'string');
+  console.log(JSON.stringify({ ...report, verdict: { passed: problems.length === 0, problems } }, null, 2));
+  if (problems.length > 0) process.exitCode = 1;
 } finally {
-  clearInterval(forgetDiscordRequests);
   for (const bot of bots) {
     const code = await bot.stop();
     if (code !== 0) log(`${bot.name} exited with ${code}`);
   }
-  await redisClient.close();
-  await proxy.close();
-  await fake.stop();
+  await redisClient.close().catch(() => {});
+  for (const bed of beds) await bed.close();
   await clova.close();
-  await redis.stop();
+  if (restartable) await restartable.close();
+  else await redis.stop();
+}
+
+/** What the Redis restart did to the events around it. */
+function outageFigures(outage: RedisOutage, origin: number, records: TurnRecord[]) {
+  const toldNotTaken = records.filter((record) => outcomeOf(record) === 'told-not-taken');
+  const resentAndAnswered = records.filter((record) => record.attempt > 0 && outcomeOf(record) === 'answered');
+  return {
+    ...outage.figures(origin),
+    eventsSentDuringOutage: records.filter((record) => record.sentDuringOutage).length,
+    toldNotTaken: {
+      sentDuringOutage: toldNotTaken.filter((record) => record.sentDuringOutage).length,
+      inFlightWhenRedisStopped: toldNotTaken.filter((record) => !record.sentDuringOutage).length,
+    },
+    answeredAfterSendingAgain: resentAndAnswered.length,
+    // Includes waiting for a thread lock that the interrupted turn could not release (it expires after THREAD_LOCK_TTL_MS).
+    sentAgainToFinalMs: summarise(defined(resentAndAnswered.map((record) => minus(record.finalAt, record.sentAt)))),
+  };
+}
+
+/** Latency figures of the answered turns among `records`. */
+function latencyFigures(records: TurnRecord[]) {
+  const answered = records.filter((record) => outcomeOf(record) === 'answered');
+  const perTurn = stageBreakdown(records);
+  return {
+    eventToAcknowledgementMs: summarise(defined(records.map((record) => minus(record.acknowledgedAt, record.sentAt)))),
+    eventToFirstUpdateMs: summarise(defined(answered.map((record) => minus(record.firstUpdateAt, record.sentAt)))),
+    eventToFinalMs: summarise(defined(answered.map((record) => minus(record.finalAt, record.sentAt)))),
+    modelTimePerTurnMs: summarise(perTurn.modelMs),
+    engineOverheadPerTurnMs: summarise(perTurn.overheadMs),
+    stagesPerTurnMs: perTurn.stages,
+    slowestStage: perTurn.slowestStage,
+  };
+}
+
+function outcomeCounts(records: TurnRecord[]) {
+  const count = (outcome: ReturnType<typeof outcomeOf>) => records.filter((record) => outcomeOf(record) === outcome).length;
+  return {
+    answered: count('answered'),
+    toldNotTaken: count('told-not-taken'),
+    failed: count('failed'),
+    lost: count('lost'),
+    duplicated: records.filter(isDuplicated).length,
+    // Dedupe lives in Redis: during the outage two deliveries of one event can each be told it was not taken.
+    toldNotTakenTwice: records.filter((record) => record.outageLines > 1).length,
+  };
+}
+
+/** Events delivered to both processes, and how many second deliveries the processes turned away. */
+function duplicateFigures(platform: SoakPlatform, records: TurnRecord[], start: MetricSample[][], end: MetricSample[][]) {
+  const sent = records.filter((record) => record.deliveredTo.length > 1);
+  if (platform === 'discord') {
+    // The second process answers "already being handled" (type 4) in its HTTP response.
+    return { sent: sent.length, refusedAsAlreadyHandled: sent.filter((record) => record.refusedAsAlreadyHandled > 0).length };
+  }
+  // Slack acknowledges every delivery before looking at it; the engine's verdict shows in the metrics.
+  const duplicates = (samples: MetricSample[][]) => samples.reduce((sum, process) => sum + metricSum(process, 'threadline_turns_total', { platform: 'slack', outcome: 'duplicate' }), 0);
+  return {
+    sent: sent.length,
+    asMessageTwin: sent.filter((record) => record.duplicateKind === 'message-twin').length,
+    asRetry: sent.filter((record) => record.duplicateKind === 'retry').length,
+    refusedAsDuplicate: duplicates(end) - duplicates(start),
+  };
 }
 
 function processFigures(bot: BotProcess, start: MetricSample[], end: MetricSample[], elapsedSeconds: number) {
@@ -222,7 +341,7 @@ function processFigures(bot: BotProcess, start: MetricSample[], end: MetricSampl
     heapUsedEndMB: megabytes(end, 'threadline_nodejs_heap_size_used_bytes'),
     turnsAnswered: turns,
     turnsFailed: metricSum(end, 'threadline_turns_total', { outcome: 'failed' }),
-    discordRateLimitWaits: metricSum(end, 'threadline_rate_limit_waits_total', { upstream: 'discord' }),
+    rateLimitWaits: { discord: metricSum(end, 'threadline_rate_limit_waits_total', { upstream: 'discord' }), slack: metricSum(end, 'threadline_rate_limit_waits_total', { upstream: 'slack' }) },
     errors,
   };
 }

@@ -9,34 +9,9 @@ import { performance } from 'node:perf_hooks';
 import type { FakeDiscordServer } from '../../test/fakes/discord/fake-discord-server.js';
 import { slashCommandPayload } from '../../test/fakes/discord/payloads.js';
 import type { InterposedExchange } from '../../test/integration/faults/support/interposing-proxy.js';
-import type { Interval } from './timed-clova.js';
-
-/** What happened to one turn, in `performance.now()` milliseconds. */
-export interface TurnRecord {
-  thread: number;
-  turn: number;
-  tag: string;
-  question: string;
-  interactionId: string;
-  /** The fake interaction token (the reply's address at the fake Discord). */
-  token: string;
-  /** Which process(es) the interaction was delivered to. */
-  deliveredTo: number[];
-  sentAt: number;
-  /** The deferral (type 5) came back in the HTTP response. */
-  acknowledgedAt?: number;
-  /** Interaction response types the processes answered (a second delivery gets type 4, "already handled"). */
-  responseTypes: number[];
-  firstUpdateAt?: number;
-  finalAt?: number;
-  /** Edits that carried a final answer (buttons); more than one is a duplicate answer. */
-  finalAnswers: number;
-  /** Edits that carried a failure line. */
-  failureLines: number;
-  /** Every edit of this turn's reply: when it reached the platform and when its response was back. */
-  edits: Array<[number, number]>;
-  modelCalls: Interval[];
-}
+import { answeredTagOf } from './settings.js';
+import type { SoakConversation, SoakDriver, TurnSpec } from './conversation.js';
+import { isOutageLine, newTurnRecord, outcomeOf, type TurnRecord } from './turn-record.js';
 
 export interface DiscordDriverOptions {
   fake: FakeDiscordServer;
@@ -57,7 +32,14 @@ interface Pending {
   settle: () => void;
 }
 
-export class DiscordSoakDriver {
+interface InteractionResponse {
+  type: number;
+  content?: string;
+  at: number;
+}
+
+export class DiscordSoakDriver implements SoakDriver {
+  readonly platform = 'discord' as const;
   private readonly pending = new Map<string, Pending>();
   private deliveries = 0;
 
@@ -77,70 +59,94 @@ export class DiscordSoakDriver {
     const body = exchange.body as { content?: string; components?: unknown[] } | undefined;
     if ((body?.components?.length ?? 0) > 0) {
       record.finalAnswers += 1;
+      record.answerTags.push(answeredTagOf(body?.content ?? '') ?? '?');
       record.finalAt ??= at;
       pending.settle();
     } else if (body?.content?.startsWith('⚠️')) {
-      record.failureLines += 1;
+      if (isOutageLine(body.content)) record.outageLines += 1;
+      else record.failureLines += 1;
       record.finalAt ??= at;
       pending.settle();
     }
   };
 
+  conversation(): SoakConversation {
+    let threadChannelId: string | undefined;
+    return {
+      platform: this.platform,
+      ask: async (spec) => {
+        const { record, token } = await this.runTurn(spec, threadChannelId);
+        if (!threadChannelId && outcomeOf(record) === 'answered') threadChannelId = this.threadOpenedBy(token);
+        return record;
+      },
+      threadKey: () => (threadChannelId ? `discord:${this.options.guildId}:${threadChannelId}` : undefined),
+    };
+  }
+
   /**
-   * Runs one turn to its final answer (or the turn timeout). `threadChannelId` is the Discord thread
-   * the conversation lives in; the first turn has none and opens it.
+   * Runs one turn to its final answer, a failure line or the turn timeout. `threadChannelId` is the
+   * Discord thread the conversation lives in; without one the `/ask` goes to the channel and opens it.
    */
-  async runTurn(spec: { thread: number; turn: number; tag: string; question: string; threadChannelId?: string; duplicate: boolean }): Promise<TurnRecord> {
+  private async runTurn(spec: TurnSpec, threadChannelId: string | undefined): Promise<{ record: TurnRecord; token: string }> {
     const { fake, applicationId, guildId, channelId, user } = this.options;
-    const channel = spec.threadChannelId ? { id: spec.threadChannelId, type: 11, parentId: channelId } : { id: channelId, type: 0 };
+    const channel = threadChannelId ? { id: threadChannelId, type: 11, parentId: channelId } : { id: channelId, type: 0 };
     const ask = slashCommandPayload({ applicationId, guildId, channel, user, name: 'ask', question: spec.question });
     fake.registerInteraction({ id: ask.id, token: ask.token, channelId: channel.id, guildId });
     const first = this.deliveries++ % this.options.endpoints.length;
     const deliveredTo = spec.duplicate ? this.options.endpoints.map((_, index) => (first + index) % this.options.endpoints.length) : [first];
-    const record: TurnRecord = {
+    const record = newTurnRecord({
+      platform: this.platform,
       thread: spec.thread,
       turn: spec.turn,
+      attempt: spec.attempt,
       tag: spec.tag,
       question: spec.question,
-      interactionId: ask.id,
-      token: ask.token,
+      messageId: ask.id,
       deliveredTo,
+      duplicateKind: spec.duplicate ? 'same-interaction' : undefined,
       sentAt: performance.now(),
-      responseTypes: [],
-      finalAnswers: 0,
-      failureLines: 0,
-      edits: [],
-      modelCalls: [],
-    };
+      sentDuringOutage: spec.sentDuringOutage,
+    });
     let settle!: () => void;
     const settled = new Promise<void>((resolve) => (settle = resolve));
     this.pending.set(ask.token, { record, settle });
     const body = JSON.stringify(ask);
     const responses = await Promise.all(deliveredTo.map((index) => this.deliver(this.options.endpoints[index] as string, body)));
+    let acknowledged = false;
     for (const response of responses) {
       if (!response) continue;
       record.responseTypes.push(response.type);
+      const outageLine = response.type === 4 && response.content !== undefined && isOutageLine(response.content);
+      if (response.type === 4 && !outageLine) record.refusedAsAlreadyHandled += 1;
       // Discord takes the first acknowledgement; a second one would be refused, so it is not applied.
-      if (response.type === 5 && record.acknowledgedAt === undefined) {
+      if (acknowledged) continue;
+      if (response.type === 5) {
+        acknowledged = true;
         record.acknowledgedAt = response.at;
         fake.acknowledgeFromHttpResponse(ask.token, response);
+      } else if (outageLine) {
+        // Refused before the deferral (the event could not be claimed): the user sees this line at once.
+        acknowledged = true;
+        record.acknowledgedAt = response.at;
+        record.outageLines += 1;
+        record.finalAt = response.at;
       }
     }
-    if (record.acknowledgedAt !== undefined) {
+    if (record.acknowledgedAt !== undefined && record.outageLines === 0) {
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, this.options.turnTimeoutMs).unref());
       await Promise.race([settled, timeout]);
     }
     // The entry stays: an answer posted twice, however late, is still counted on this record.
-    return record;
+    return { record, token: ask.token };
   }
 
   /** The Discord thread the first turn's reply opened (the fake names a thread after its starter message). */
-  threadOpenedBy(record: TurnRecord): string | undefined {
-    const id = this.options.fake.originalResponse(record.token)?.id;
+  private threadOpenedBy(token: string): string | undefined {
+    const id = this.options.fake.originalResponse(token)?.id;
     return id && this.options.fake.threads.has(id) ? id : undefined;
   }
 
-  private async deliver(endpoint: string, body: string): Promise<{ type: number; at: number } | undefined> {
+  private async deliver(endpoint: string, body: string): Promise<InteractionResponse | undefined> {
     const timestamp = String(Math.floor(Date.now() / 1000));
     const signature = sign(null, Buffer.from(timestamp + body), this.options.privateKey).toString('hex');
     try {
@@ -151,8 +157,8 @@ export class DiscordSoakDriver {
       });
       const at = performance.now();
       if (!response.ok) return undefined;
-      const parsed = (await response.json()) as { type: number };
-      return { type: parsed.type, at };
+      const parsed = (await response.json()) as { type: number; data?: { content?: string } };
+      return { type: parsed.type, ...(parsed.data?.content !== undefined ? { content: parsed.data.content } : {}), at };
     } catch {
       return undefined;
     }

@@ -4,6 +4,7 @@
  */
 import { createClient } from '@keyv/redis';
 import { threadStateSchema } from '../../src/history/thread-state.js';
+import { answeredTagOf } from './settings.js';
 
 type Client = Awaited<ReturnType<typeof connectRedis>>;
 
@@ -25,50 +26,67 @@ export async function commandsExecuted(client: Client): Promise<number> {
 /** One thread as the harness ran it: the questions of its answered turns, in order. */
 export interface ExpectedThread {
   threadKey: string;
-  /** Interaction ids (the stored user message ids) and texts of the turns that got an answer. */
-  turns: Array<{ messageId: string; text: string }>;
+  /** Stored user message ids, texts and turn tags of the turns that got an answer. */
+  turns: Array<{ messageId: string; text: string; tag: string }>;
+  /**
+   * Messages of this thread that got no answer (the user was told they could not be taken, or that
+   * answering failed): the thread may keep them only marked as failed (nothing the user wrote is
+   * dropped), never as answered or still open.
+   */
+  unansweredMessageIds: string[];
 }
 
 export interface HistoryVerdict {
   threadsChecked: number;
   threadsConsistent: number;
+  /** Unanswered messages the thread kept, marked failed (allowed). */
+  unansweredKeptAsFailed: number;
   /** The first few problems, for reading a failed run. */
   problems: string[];
 }
 
 /**
- * Each thread must hold exactly its user messages in the order they were asked, each answered
- * and followed by its one assistant message, with no turn left in flight.
+ * Each thread must hold exactly its answered user messages in the order they were asked, each marked
+ * answered and followed by the one answer to that turn, with no turn left in flight.
  */
 export async function verifyHistories(client: Client, keyPrefix: string, threads: ExpectedThread[]): Promise<HistoryVerdict> {
   const problems: string[] = [];
   let consistent = 0;
+  let keptAsFailed = 0;
   for (const thread of threads) {
-    const problem = await checkThread(client, `${keyPrefix}:thread:${thread.threadKey}`, thread);
-    if (problem) {
-      if (problems.length < 10) problems.push(`${thread.threadKey}: ${problem}`);
+    const checked = await checkThread(client, `${keyPrefix}:thread:${thread.threadKey}`, thread);
+    keptAsFailed += checked.keptAsFailed;
+    if (checked.problem) {
+      if (problems.length < 10) problems.push(`${thread.threadKey}: ${checked.problem}`);
     } else {
       consistent += 1;
     }
   }
-  return { threadsChecked: threads.length, threadsConsistent: consistent, problems };
+  return { threadsChecked: threads.length, threadsConsistent: consistent, unansweredKeptAsFailed: keptAsFailed, problems };
 }
 
-async function checkThread(client: Client, key: string, expected: ExpectedThread): Promise<string | undefined> {
+async function checkThread(client: Client, key: string, expected: ExpectedThread): Promise<{ problem?: string; keptAsFailed: number }> {
   const raw = await client.get(key);
-  if (raw === null) return expected.turns.length === 0 ? undefined : 'no stored state';
+  if (raw === null) return expected.turns.length === 0 ? { keptAsFailed: 0 } : { problem: 'no stored state', keptAsFailed: 0 };
   const parsed = threadStateSchema.safeParse((JSON.parse(raw) as { value?: unknown }).value);
-  if (!parsed.success) return 'stored state does not match the schema';
+  if (!parsed.success) return { problem: 'stored state does not match the schema', keptAsFailed: 0 };
   const state = parsed.data;
-  if (state.inFlight) return 'a turn is still marked in flight';
-  if (state.messages.length !== expected.turns.length * 2) return `${state.messages.length} messages stored, expected ${expected.turns.length * 2}`;
+  const unanswered = new Set(expected.unansweredMessageIds);
+  const kept = state.messages.filter((message) => message.role === 'user' && unanswered.has(message.id));
+  const keptAsFailed = kept.filter((message) => message.status === 'failed').length;
+  const problem = (text: string) => ({ problem: text, keptAsFailed });
+  const wronglyKept = kept.find((message) => message.status !== 'failed');
+  if (wronglyKept) return problem(`an unanswered message is stored ${wronglyKept.status ?? 'unmarked'}`);
+  if (state.inFlight) return problem('a turn is still marked in flight');
+  const messages = state.messages.filter((message) => !(message.role === 'user' && unanswered.has(message.id)));
+  if (messages.length !== expected.turns.length * 2) return problem(`${messages.length} messages stored, expected ${expected.turns.length * 2}`);
   for (const [index, turn] of expected.turns.entries()) {
-    const user = state.messages[index * 2];
-    const assistant = state.messages[index * 2 + 1];
-    if (user?.role !== 'user' || user.id !== turn.messageId) return `message ${index * 2} is not the user message of turn ${index}`;
-    if (user.content !== turn.text) return `turn ${index}: stored text differs from what was asked`;
-    if (user.status !== 'answered') return `turn ${index}: user message is ${user.status ?? 'unmarked'}`;
-    if (assistant?.role !== 'assistant' || assistant.content.length === 0) return `turn ${index}: no answer follows the question`;
+    const user = messages[index * 2];
+    const assistant = messages[index * 2 + 1];
+    if (user?.role !== 'user' || user.id !== turn.messageId) return problem(`message ${index * 2} is not the user message of turn ${turn.tag}`);
+    if (user.content !== turn.text) return problem(`turn ${turn.tag}: stored text differs from what was asked`);
+    if (user.status !== 'answered') return problem(`turn ${turn.tag}: user message is ${user.status ?? 'unmarked'}`);
+    if (assistant?.role !== 'assistant' || answeredTagOf(assistant.content) !== turn.tag) return problem(`turn ${turn.tag}: its answer does not follow the question`);
   }
-  return undefined;
+  return { keptAsFailed };
 }

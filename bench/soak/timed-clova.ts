@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startFakeClova, FAKE_CLOVA_API_KEY } from '../../test/fakes/clova/fake-clova-server.js';
 import { lexicalReranker, searchThenCite } from '../../test/fakes/clova/default-responders.js';
-import { soakTagOf } from './settings.js';
+import { answerMarker, soakTagOf, withoutSoakTag } from './settings.js';
 
 /** `[start, end]` in `performance.now()` milliseconds. */
 export type Interval = [number, number];
@@ -41,15 +41,18 @@ export async function startTimedClova(latencyMs: number): Promise<TimedClova> {
     const started = performance.now();
     await delay(latencyMs);
     const lastUser = [...request.messages].reverse().find((message) => message.role === 'user');
-    record(soakTagOf(typeof lastUser?.content === 'string' ? lastUser.content : ''), started);
-    return searchThenCite(request);
+    const tag = soakTagOf(typeof lastUser?.content === 'string' ? lastUser.content : '');
+    record(tag, started);
+    const reply = searchThenCite(request);
+    // Marked with its turn so the harness can attribute every answer it sees posted or stored.
+    return reply.text !== undefined && tag ? { ...reply, text: `${answerMarker(tag)} ${reply.text}` } : reply;
   });
   fake.scriptReranker(async (request) => {
     const started = performance.now();
     await delay(latencyMs);
     record(soakTagOf(request.query), started);
     // The tag is bookkeeping, not part of the question: it must not change what gets cited.
-    return lexicalReranker({ ...request, query: request.query.replace(/\[soak [\d.]+\]\s*/, '') });
+    return lexicalReranker({ ...request, query: withoutSoakTag(request.query) });
   });
   return {
     url: fake.url,

@@ -1,19 +1,20 @@
 /**
  * Splits each answered turn's time into stages from what the harness saw: the signed event going
- * out, the deferral coming back, the model calls (at the fake CLOVA), every edit of the reply (at
- * the proxy in front of the fake Discord) and the final edit. Model time is the union of the turn's
+ * out, the acknowledgement coming back, the model calls (at the fake CLOVA), every update of the reply
+ * reaching the fake platform, and the final answer. Model time is the union of the turn's
  * model-call intervals; everything else is the bot's own overhead.
  */
 import { summarise } from '../support/redis-for-bench.js';
-import type { TurnRecord } from './discord-driver.js';
+import type { TurnRecord } from './turn-record.js';
 import type { Interval } from './timed-clova.js';
 
 const STAGES = {
-  receiveAndAcknowledge: 'event sent → deferral back (signature check, dedupe claim in Redis)',
+  receiveAndAcknowledge:
+    'event sent → acknowledgement back (Discord: the deferral, after the signature check and the dedupe claim in Redis; Slack: HTTP 200 after the signature check, before any work)',
   statusEditsInTurn:
-    'before and between model calls, waiting until the "Thinking…"/"Searching…"/"Writing…" edit was through (the turn awaits it; includes discord.js REST queueing)',
+    'before and between model calls, waiting until the "Thinking…"/"Searching…"/"Writing…" update was through (the turn awaits it; Discord: an edit of the reply through discord.js\'s REST queue; Slack: assistant.threads.setStatus)',
   engineWorkInTurn: 'the rest of the time before and between model calls (lock, load, persist the user message, compaction, local retrieval, tool results)',
-  lastModelCallToFinalEdit: 'last model call → final edit at Discord (persist the answer, render, REST queue)',
+  lastModelCallToFinalEdit: 'last model call → the final answer at the platform (persist the answer, render, post or edit)',
 } as const;
 
 type StageName = keyof typeof STAGES;

@@ -9,12 +9,12 @@ export async function redisForBench(): Promise<TestRedis> {
   throw new Error('Benchmarks need Redis: install redis-server (apt-get install -y redis-server) or set REDIS_URL.');
 }
 
-/** Median, p99 and mean of a list of numbers. */
-export function summarise(values: number[]): { median: number; p99: number; mean: number; count: number } {
+/** Median, p95, p99 and mean of a list of numbers. */
+export function summarise(values: number[]): { median: number; p95: number; p99: number; mean: number; count: number } {
   const sorted = [...values].sort((left, right) => left - right);
   const at = (quantile: number) => sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))] ?? Number.NaN;
   const mean = sorted.reduce((sum, value) => sum + value, 0) / Math.max(1, sorted.length);
-  return { median: round(at(0.5)), p99: round(at(0.99)), mean: round(mean), count: sorted.length };
+  return { median: round(at(0.5)), p95: round(at(0.95)), p99: round(at(0.99)), mean: round(mean), count: sorted.length };
 }
 
 export function round(value: number, digits = 3): number {
