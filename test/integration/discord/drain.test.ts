@@ -1,9 +1,10 @@
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Answerer } from '../../../src/engine/answerer.js';
 import { RESTARTING_TEXT } from '../../../adapters/discord/interaction-handler.js';
-import { createTestEngine, scriptedAnswerer, type TestEngine } from '../../support/engine-fixture.js';
-import { createDiscordTestBed, waitFor, type DiscordProcess, type DiscordTestBed } from '../../fakes/discord/discord-test-bed.js';
+import { scriptedAnswerer, type TestEngine } from '../../support/engine-fixture.js';
+import { sendInteraction, signInteraction, startInteractionsEndpoint, type InteractionsEndpoint } from '../../support/discord-http-interactions.js';
+import { waitFor, type DiscordProcess, type DiscordTestBed } from '../../fakes/discord/discord-test-bed.js';
 import type { FakeMessage } from '../../fakes/discord/fake-discord-server.js';
 import { buttonClickPayload, messagePayload, slashCommandPayload } from '../../fakes/discord/payloads.js';
 import { nextSnowflake } from '../../fakes/discord/snowflakes.js';
@@ -30,17 +31,10 @@ function gatedAnswerer(): Answerer & { requests: { message: { text: string } }[]
   };
 }
 
-async function deliverSigned(url: string, payload: unknown, privateKey: KeyObject) {
-  const body = JSON.stringify(payload);
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const signature = sign(null, Buffer.from(timestamp + body), privateKey).toString('hex');
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': timestamp }, body });
-  return { status: response.status, json: (await response.json()) as { type: number; data?: { content?: string; flags?: number } } };
-}
-
 const answered = (messages: FakeMessage[]) => messages.filter((message) => message.components.length > 0);
 
 describe('discord while the process drains (SIGTERM)', () => {
+  let served: InteractionsEndpoint;
   let bed: DiscordTestBed;
   let testEngine: TestEngine;
   let answerer: ReturnType<typeof gatedAnswerer>;
@@ -49,20 +43,13 @@ describe('discord while the process drains (SIGTERM)', () => {
   let privateKey: KeyObject;
 
   beforeEach(async () => {
-    const pair = generateKeyPairSync('ed25519');
-    privateKey = pair.privateKey;
-    const publicKey = pair.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
     answerer = gatedAnswerer();
-    testEngine = await createTestEngine({ answerer });
-    bed = await createDiscordTestBed();
-    process = await bed.startProcess(testEngine.engine, { publicKey });
-    const port = await process.http.listen(0, '127.0.0.1');
-    endpoint = `http://127.0.0.1:${port}/discord/interactions`;
+    served = await startInteractionsEndpoint(answerer);
+    ({ bed, testEngine, process, url: endpoint, privateKey } = served);
   });
   afterEach(async () => {
     answerer.open();
-    await bed.close();
-    await testEngine.close();
+    await served.close();
   });
 
   /** A conversation thread the bot holds, started by a mention and answered. */
@@ -117,7 +104,8 @@ describe('discord while the process drains (SIGTERM)', () => {
       message: bed.fake.messageObject(answer),
     });
     for (const interaction of [ask, click]) {
-      expect(await deliverSigned(endpoint, interaction, privateKey)).toEqual({
+      const { status, json } = await sendInteraction(endpoint, signInteraction(interaction, privateKey));
+      expect({ status, json }).toEqual({
         status: 200,
         json: { type: 4, data: { content: RESTARTING_TEXT, flags: 64, allowed_mentions: { parse: [], replied_user: false } } },
       });

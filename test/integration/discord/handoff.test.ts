@@ -1,8 +1,8 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MessageReport } from '../../../adapters/discord/index.js';
 import { HANDOFF_ALREADY_REQUESTED } from '../../../adapters/discord/interaction-handler.js';
 import { createTestEngine, scriptedAnswerer, type TestEngine } from '../../support/engine-fixture.js';
+import { createInteractionKeys, sendInteraction, signInteraction } from '../../support/discord-http-interactions.js';
 import { createDiscordTestBed, waitFor, type DiscordProcess, type DiscordTestBed } from '../../fakes/discord/discord-test-bed.js';
 import type { FakeMessage } from '../../fakes/discord/fake-discord-server.js';
 import { buttonClickPayload, messagePayload } from '../../fakes/discord/payloads.js';
@@ -108,22 +108,15 @@ describe('discord human handoff', () => {
   });
 
   it('acknowledges a click on the HTTP interactions endpoint with a deferred update and hands off once', async () => {
-    const pair = generateKeyPairSync('ed25519');
-    const publicKey = pair.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
-    const { bed, process } = await start({ publicKey });
+    const keys = createInteractionKeys();
+    const { bed, process } = await start({ publicKey: keys.publicKey });
     const port = await process.http.listen(0, '127.0.0.1');
     const { threadId, answer } = await openConversation(bed, process, 'the invoice is wrong');
 
     const click = clickOn(bed, threadId, answer, customer);
-    const body = JSON.stringify(click);
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const response = await fetch(`http://127.0.0.1:${port}/discord/interactions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-signature-ed25519': sign(null, Buffer.from(timestamp + body), pair.privateKey).toString('hex'), 'x-signature-timestamp': timestamp },
-      body,
-    });
+    const response = await sendInteraction(`http://127.0.0.1:${port}/discord/interactions`, signInteraction(click, keys.privateKey));
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ type: 6 });
+    expect(response.json).toEqual({ type: 6 });
     await waitFor('the handoff message', () => bed.fake.pings.length === 1);
     expect(bed.fake.pings[0]).toMatchObject({ users: [agent.id], roles: [supportRole], everyone: false });
     expect(bed.fake.channelMessages(threadId)).toHaveLength(2);

@@ -1,47 +1,32 @@
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestEngine, scriptedAnswerer, type TestEngine } from '../../support/engine-fixture.js';
-import { createDiscordTestBed, waitFor, type DiscordTestBed } from '../../fakes/discord/discord-test-bed.js';
+import { scriptedAnswerer } from '../../support/engine-fixture.js';
+import { createInteractionKeys, sendInteraction, signInteraction, startInteractionsEndpoint, type InteractionsEndpoint } from '../../support/discord-http-interactions.js';
+import { waitFor, type DiscordTestBed } from '../../fakes/discord/discord-test-bed.js';
 import { slashCommandPayload } from '../../fakes/discord/payloads.js';
 import { nextSnowflake } from '../../fakes/discord/snowflakes.js';
 
 const user = { id: nextSnowflake(), username: 'margaret' };
 
-/** Sends `payload` the way Discord does: Ed25519 over timestamp + body, hex in the headers. */
+/** Sends `payload` signed like Discord does; `tamper` alters the body after signing, as a forger would. */
 async function deliver(url: string, payload: unknown, privateKey: KeyObject, options: { tamper?: boolean } = {}) {
-  const body = JSON.stringify(payload);
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const signature = sign(null, Buffer.from(timestamp + body), privateKey).toString('hex');
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': timestamp },
-    body: options.tamper ? body.replace('"type":', '"type" :') : body,
-  });
-  const text = await response.text();
-  return { status: response.status, json: response.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as { type: number; data?: Record<string, unknown> }) : undefined };
+  const signed = signInteraction(payload, privateKey);
+  const { status, json } = await sendInteraction(url, options.tamper ? { ...signed, body: signed.body.replace('"type":', '"type" :') } : signed);
+  return { status, json: json as { type: number; data?: Record<string, unknown> } | undefined };
 }
 
 describe('discord HTTP interactions endpoint', () => {
+  let served: InteractionsEndpoint;
   let bed: DiscordTestBed;
-  let testEngine: TestEngine;
   let endpoint: string;
   let privateKey: KeyObject;
   const answerer = scriptedAnswerer([{ text: 'Use the status page.', citations: [{ after: 'page.', source: 1 }], sources: [{ docId: 's', title: 'Status page', url: 'https://status.example.com', snippet: '' }] }]);
 
   beforeEach(async () => {
-    const pair = generateKeyPairSync('ed25519');
-    privateKey = pair.privateKey;
-    const publicKey = pair.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
-    testEngine = await createTestEngine({ answerer });
-    bed = await createDiscordTestBed();
-    const process = await bed.startProcess(testEngine.engine, { publicKey });
-    const port = await process.http.listen(0, '127.0.0.1');
-    endpoint = `http://127.0.0.1:${port}/discord/interactions`;
+    served = await startInteractionsEndpoint(answerer);
+    ({ bed, url: endpoint, privateKey } = served);
   });
-  afterEach(async () => {
-    await bed.close();
-    await testEngine.close();
-  });
+  afterEach(() => served.close());
 
   it('answers a signed PING with PONG', async () => {
     expect(await deliver(endpoint, { id: nextSnowflake(), application_id: bed.applicationId, type: 1, token: 't', version: 1 }, privateKey)).toEqual({ status: 200, json: { type: 1 } });
@@ -50,7 +35,7 @@ describe('discord HTTP interactions endpoint', () => {
   it('refuses a bad or missing signature with 401 and does nothing', async () => {
     const ping = { id: nextSnowflake(), application_id: bed.applicationId, type: 1, token: 't', version: 1 };
     expect((await deliver(endpoint, ping, privateKey, { tamper: true })).status).toBe(401);
-    expect((await deliver(endpoint, ping, generateKeyPairSync('ed25519').privateKey)).status).toBe(401);
+    expect((await deliver(endpoint, ping, createInteractionKeys().privateKey)).status).toBe(401);
     const unsigned = await fetch(endpoint, { method: 'POST', body: JSON.stringify(ping) });
     expect(unsigned.status).toBe(401);
     expect(bed.fake.requests).toEqual([]);

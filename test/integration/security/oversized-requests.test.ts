@@ -1,10 +1,9 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { closeAfterEach } from '../../support/close-after-each.js';
-import { createTestEngine, scriptedAnswerer } from '../../support/engine-fixture.js';
+import { scriptedAnswerer } from '../../support/engine-fixture.js';
+import { sendInteraction, signInteraction, startInteractionsEndpoint } from '../../support/discord-http-interactions.js';
 import { envelopeFrom, slackSignature } from '../../fakes/slack/slack-events.js';
-import { createDiscordTestBed } from '../../fakes/discord/discord-test-bed.js';
 import { nextSnowflake } from '../../fakes/discord/snowflakes.js';
 import { SLACK_IDS, startSlackHarness } from '../slack/slack-harness.js';
 
@@ -56,21 +55,13 @@ describe('oversized requests to the public endpoints', () => {
   });
 
   it('Discord: a 2 MB body is refused with 413 before any signature work, and the endpoint keeps working', async () => {
-    const pair = generateKeyPairSync('ed25519');
-    const publicKey = pair.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
-    const engine = closeLater(await createTestEngine({ answerer: scriptedAnswerer([{ text: 'unused' }]) }));
-    const discord = closeLater(await createDiscordTestBed());
-    const process = await discord.startProcess(engine.engine, { publicKey });
-    const endpoint = `http://127.0.0.1:${await process.http.listen(0, '127.0.0.1')}/discord/interactions`;
+    const { bed: discord, url: endpoint, privateKey } = closeLater(await startInteractionsEndpoint(scriptedAnswerer([{ text: 'unused' }])));
 
     const status = await postLarge(endpoint, { 'content-type': 'application/json', 'x-signature-ed25519': '0'.repeat(128), 'x-signature-timestamp': '1' }, 2 * 1024 * 1024);
     expect(status).toBe(413);
 
-    const ping = JSON.stringify({ id: nextSnowflake(), application_id: discord.applicationId, type: 1, token: 't', version: 1 });
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const signature = sign(null, Buffer.from(timestamp + ping), pair.privateKey).toString('hex');
-    const response = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': timestamp }, body: ping });
-    expect(await response.json()).toEqual({ type: 1 });
+    const ping = { id: nextSnowflake(), application_id: discord.applicationId, type: 1, token: 't', version: 1 };
+    expect((await sendInteraction(endpoint, signInteraction(ping, privateKey))).json).toEqual({ type: 1 });
     expect(discord.fake.requests).toEqual([]);
   });
 });

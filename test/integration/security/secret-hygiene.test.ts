@@ -1,4 +1,3 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../../src/config/config.js';
@@ -15,6 +14,7 @@ import { createSlackAdapter, type SlackAdapter, type SlackEventReport } from '..
 import { createDiscordAdapter, type DiscordAdapter } from '../../../adapters/discord/index.js';
 import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix, withRedisClient } from '../../support/redis.js';
 import { recordingLogger } from '../../support/recording-logger.js';
+import { createInteractionKeys, sendInteraction, signInteraction } from '../../support/discord-http-interactions.js';
 import { startFakeClova, type FakeClova } from '../../fakes/clova/fake-clova-server.js';
 import { FakeSlackApi } from '../../fakes/slack/fake-slack-api.js';
 import { deliverEvent, envelopeFrom } from '../../fakes/slack/slack-events.js';
@@ -68,7 +68,7 @@ describe('secrets never leave the process', () => {
   const applicationId = nextSnowflake();
   const guildId = nextSnowflake();
   const channelId = nextSnowflake();
-  const interactionKeys = generateKeyPairSync('ed25519');
+  const interactionKeys = createInteractionKeys();
 
   beforeAll(async () => {
     redisAdminUrl = requireRedisUrl();
@@ -98,7 +98,7 @@ describe('secrets never leave the process', () => {
       SLACK_API_URL: slackApi.apiUrl,
       DISCORD_TOKEN: SECRETS.discordToken,
       DISCORD_APPLICATION_ID: applicationId,
-      DISCORD_PUBLIC_KEY: interactionKeys.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex'),
+      DISCORD_PUBLIC_KEY: interactionKeys.publicKey,
       DISCORD_API_URL: discordUrl,
       DISCORD_GATEWAY: 'false',
     });
@@ -181,11 +181,8 @@ describe('secrets never leave the process', () => {
 
     const ask = slashCommandPayload({ applicationId, guildId, channel: { id: channelId, type: 0 }, user: { id: nextSnowflake(), username: 'ana' }, name: 'ask', question: 'Which log levels are there?' });
     discordApi.registerInteraction({ id: ask.id, token: ask.token, channelId, guildId });
-    const body = JSON.stringify(ask);
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const signature = sign(null, Buffer.from(timestamp + body), interactionKeys.privateKey).toString('hex');
-    const response = await fetch(`${baseUrl}/discord/interactions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': timestamp }, body });
-    discordApi.acknowledgeFromHttpResponse(ask.token, (await response.json()) as { type: number });
+    const response = await sendInteraction(`${baseUrl}/discord/interactions`, signInteraction(ask, interactionKeys.privateKey));
+    discordApi.acknowledgeFromHttpResponse(ask.token, response.json as { type: number });
     await waitFor('the Discord answer', () => (discordApi.originalResponse(ask.token)?.components.length ?? 0) > 0);
 
     // CLOVA refuses the key on the next turn, as it does when a key is revoked.
