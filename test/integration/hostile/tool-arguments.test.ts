@@ -9,6 +9,7 @@ import { createRagAnswerer } from '../../../src/rag/rag-answerer.js';
 import type { FakeClova } from '../../fakes/clova/fake-clova-server.js';
 import { citeSpan, type RagReasoningRequestView, type ScriptedToolCall } from '../../fakes/clova/scripts.js';
 import { startFakeClovaProvider } from '../../support/fake-clova-provider.js';
+import { answerRequest } from '../../support/answer-request.js';
 
 const chunks = [
   { id: 'kb/refunds.md#0', source: 'kb/refunds.md', documentId: '', title: 'Refunds', text: 'Refunds are issued within 30 days of purchase. Gift cards cannot be refunded.' },
@@ -52,13 +53,7 @@ function recordingRetriever(): Retriever & { queries: string[] } {
 }
 
 function request(text: string): AnswerRequest {
-  return {
-    message: { platform: 'console', threadKey: 'console:tools', eventId: 'e', messageId: 'm', scope: { workspaceId: 'local', channelId: 'c' }, author: { id: 'u' }, text, receivedAt: 0 },
-    history: [{ role: 'user', content: text }],
-    budget: { windowTokens: 32_000, maxOutputTokens: 1024, reservedTokens: 0 },
-    signal: new AbortController().signal,
-    progress: async () => {},
-  };
+  return answerRequest([{ role: 'user', content: text }]);
 }
 
 let fake: FakeClova;

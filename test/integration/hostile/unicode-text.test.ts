@@ -7,6 +7,7 @@ import { silentLogger } from '../../../src/observability/logger.js';
 import { createLocalReranker } from '../../../src/rag/local-reranker.js';
 import { createOfflineAnswerer } from '../../../src/rag/offline-answerer.js';
 import { createTestEngine, scriptedAnswerer, type TestEngine } from '../../support/engine-fixture.js';
+import { answerRequest } from '../../support/answer-request.js';
 import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix } from '../../support/redis.js';
 import { deliverEvent, envelopeFrom } from '../../fakes/slack/slack-events.js';
 import { createDiscordTestBed, waitFor, type DiscordTestBed } from '../../fakes/discord/discord-test-bed.js';
@@ -102,13 +103,7 @@ describe('unusual Unicode through Slack', () => {
     // Slack's form encoding turns a lone half into a different, stray symbol rather than an error; none may appear.
     expect(new Set(reply!.text.match(/\p{Extended_Pictographic}/gu))).toEqual(new Set(['🎉']));
     // The source previews that come with the answer (for renderers that show them) are cut safely too.
-    const direct = await answerer.answer({
-      message: { platform: 'console', threadKey: 'console:unicode', eventId: 'e', messageId: 'm', scope: { workspaceId: 'local', channelId: 'c' }, author: { id: 'u' }, text: 'what are the reaction emoji limits?', receivedAt: 0 },
-      history: [{ role: 'user', content: 'what are the reaction emoji limits?' }],
-      budget: { windowTokens: 8_192, maxOutputTokens: 512, reservedTokens: 0 },
-      signal: new AbortController().signal,
-      progress: async () => {},
-    });
+    const direct = await answerer.answer(answerRequest([{ role: 'user', content: 'what are the reaction emoji limits?' }], { windowTokens: 8_192, maxOutputTokens: 512 }));
     expect(direct.sources).toHaveLength(2);
     expect(direct.sources.every((source) => source.snippet.length > 200)).toBe(true);
     expectWellFormed(direct);

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { answerPlainText } from '../../../src/engine/answer.js';
-import type { AnswerRequest } from '../../../src/engine/answerer.js';
 import { createEmbeddedRetriever } from '../../../src/knowledge/embedded-retriever.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import type { ClovaProvider } from '../../../src/providers/clova/index.js';
@@ -9,6 +8,7 @@ import { createRagAnswerer } from '../../../src/rag/rag-answerer.js';
 import type { FakeClova } from '../../fakes/clova/fake-clova-server.js';
 import { citeSpan, type RagReasoningRequestView } from '../../fakes/clova/scripts.js';
 import { startFakeClovaProvider } from '../../support/fake-clova-provider.js';
+import { answerRequest } from '../../support/answer-request.js';
 
 const chunks = [
   { id: 'kb/refunds.md#0', source: 'kb/refunds.md', documentId: '', title: '환불 안내', text: '환불은 구매일로부터 30일 이내에 신청할 수 있습니다. 기프트 카드는 환불되지 않습니다.' },
@@ -57,16 +57,6 @@ function answerer() {
   });
 }
 
-function request(history: ChatMessage[]): AnswerRequest {
-  return {
-    message: { platform: 'console', threadKey: 'console:t', eventId: 'e', messageId: 'm', scope: { workspaceId: 'local', channelId: 'c' }, author: { id: 'u' }, text: history.at(-1)!.content, receivedAt: 0 },
-    history,
-    budget: { windowTokens: 32_000, maxOutputTokens: 1024, reservedTokens: 0 },
-    signal: new AbortController().signal,
-    progress: async () => {},
-  };
-}
-
 /** Cites the sent documents whose text contains the query's first word, as a reranker that understood the query would. */
 function rerankByKeyword(request: { query: string; documents: { id: string; doc: string }[] }) {
   const keyword = request.query.split(/\s+/)[0]!;
@@ -88,7 +78,7 @@ describe('RAG flow against the fake CLOVA server', () => {
     });
     fake.scriptReranker((view) => rerankByKeyword(view));
 
-    const answer = await answerer().answer(request([{ role: 'user', content: '환불은 며칠 안에 되나요? 그리고 배송은 얼마나 걸리나요?' }]));
+    const answer = await answerer().answer(answerRequest([{ role: 'user', content: '환불은 며칠 안에 되나요? 그리고 배송은 얼마나 걸리나요?' }]));
 
     const reranks = fake.requestsFor('reranker').map((recorded) => recorded.body as { query: string; documents: { id: string }[] });
     expect(reranks.map((body) => body.query).sort()).toEqual(['배송 출고', '환불 기간']);
@@ -117,7 +107,7 @@ describe('RAG flow against the fake CLOVA server', () => {
       { role: 'assistant', content: '보고서 메뉴에서 내보내기 버튼을 누르면 됩니다.[1]' },
       { role: 'user', content: '그럼 그걸 되돌리려면요?' },
     ];
-    const answer = await answerer().answer(request(history));
+    const answer = await answerer().answer(answerRequest(history));
     const finalMessages = (fake.requestsFor('rag-reasoning').at(-1)!.body as { messages: { role: string; content: string }[] }).messages;
     expect(finalMessages.map((message) => message.role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant', 'tool']);
     expect(finalMessages.slice(1, 4).map((message) => message.content)).toEqual(history.map((message) => message.content));
@@ -127,7 +117,7 @@ describe('RAG flow against the fake CLOVA server', () => {
   it('re-searches with the suggested queries once, then answers "not found" honestly', async () => {
     fake.scriptRagReasoning([{ toolCalls: [{ name: 'knowledge_search', arguments: { query: '펭귄 사료 환불' } }] }]);
     fake.scriptReranker(() => ({ citedIds: [], suggestedQueries: ['기프트 카드 환불', '반려동물 환불'] }));
-    const answer = await answerer().answer(request([{ role: 'user', content: '펭귄 사료도 환불되나요?' }]));
+    const answer = await answerer().answer(answerRequest([{ role: 'user', content: '펭귄 사료도 환불되나요?' }]));
     expect(fake.requestsFor('reranker').map((recorded) => (recorded.body as { query: string }).query)).toEqual(['펭귄 사료 환불', '기프트 카드 환불', '반려동물 환불']);
     expect(fake.requestsFor('rag-reasoning')).toHaveLength(1);
     expect(answer.mode).toBe('not-found');
@@ -141,7 +131,7 @@ describe('RAG flow against the fake CLOVA server', () => {
       return { text: `${citeSpan(aliasOf(view, '환불은'), '환불은 30일 이내에 신청할 수 있습니다.')} ${citeSpan('doc-179', '기프트 카드도 환불됩니다.')}` };
     });
     fake.scriptReranker((view) => rerankByKeyword(view));
-    const answer = await answerer().answer(request([{ role: 'user', content: '환불 기간이 어떻게 되나요?' }]));
+    const answer = await answerer().answer(answerRequest([{ role: 'user', content: '환불 기간이 어떻게 되나요?' }]));
     expect(answerPlainText(answer)).toBe('환불은 30일 이내에 신청할 수 있습니다.[1] 기프트 카드도 환불됩니다.');
     expect(answer.citationIssues).toEqual({ unknownIds: 1, unsupportedSpans: 0 });
     expect(answer.sources.map((source) => source.docId)).toEqual(['kb/refunds.md#0']);

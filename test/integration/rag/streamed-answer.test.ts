@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answerPlainText } from '../../../src/engine/answer.js';
-import type { AnswerRequest } from '../../../src/engine/answerer.js';
 import type { ReplyEvent } from '../../../src/engine/types.js';
 import { createEmbeddedRetriever } from '../../../src/knowledge/embedded-retriever.js';
 import { silentLogger } from '../../../src/observability/logger.js';
@@ -9,6 +8,7 @@ import { createLocalReranker, createRagAnswerer, SEARCH_TOOL_NAME } from '../../
 import type { FakeClova } from '../../fakes/clova/fake-clova-server.js';
 import { citeSpan, type ChatRequestView } from '../../fakes/clova/scripts.js';
 import { startFakeClovaProvider } from '../../support/fake-clova-provider.js';
+import { answerRequest } from '../../support/answer-request.js';
 
 const chunks = [
   { id: 'kb/redis.md#0', source: 'kb/redis.md', documentId: '', title: 'Redis', text: 'Set REDIS_URL to share thread memory between replicas. Restart the bot afterwards.' },
@@ -41,13 +41,7 @@ describe('a streamed answer with function calling (chat model, RAG Reasoning off
       return { text: `You need Redis. ${citeSpan(alias, 'Set REDIS_URL to share thread memory between replicas.')} Then restart.`, byteChunkSize: 3 };
     });
     const events: ReplyEvent[] = [];
-    const request: AnswerRequest = {
-      message: { platform: 'console', threadKey: 'console:s', eventId: 'e', messageId: 'm', scope: { workspaceId: 'local', channelId: 'c' }, author: { id: 'u' }, text: 'How do replicas share memory?', receivedAt: 0 },
-      history: [{ role: 'user', content: 'How do replicas share memory?' }],
-      budget: { windowTokens: 32_000, maxOutputTokens: 1024, reservedTokens: 0 },
-      signal: new AbortController().signal,
-      progress: async (event) => void events.push(event),
-    };
+    const request = answerRequest([{ role: 'user', content: 'How do replicas share memory?' }], { events });
     const answer = await createRagAnswerer({
       reasoner: provider.chatReasoner,
       retriever: createEmbeddedRetriever({ chunks }),

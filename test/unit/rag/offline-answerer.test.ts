@@ -8,18 +8,10 @@ import { silentLogger } from '../../../src/observability/logger.js';
 import type { ChatMessage, Retriever } from '../../../src/providers/types.js';
 import { createLocalReranker } from '../../../src/rag/local-reranker.js';
 import { createOfflineAnswerer } from '../../../src/rag/offline-answerer.js';
+import { answerRequest } from '../../support/answer-request.js';
 
-function request(history: ChatMessage[], events: ReplyEvent[] = []): AnswerRequest {
-  const text = history.at(-1)!.content;
-  return {
-    message: { platform: 'console', threadKey: 'console:test', eventId: 'e1', messageId: 'm1', scope: { workspaceId: 'local', channelId: 'console' }, author: { id: 'u1' }, text, receivedAt: 0 },
-    history,
-    budget: { windowTokens: 8000, maxOutputTokens: 1000, reservedTokens: 0 },
-    signal: new AbortController().signal,
-    progress: async (event) => {
-      events.push(event);
-    },
-  };
+function request(history: ChatMessage[], events?: ReplyEvent[]): AnswerRequest {
+  return answerRequest(history, { windowTokens: 8000, maxOutputTokens: 1000, events });
 }
 
 async function answerWith(retriever: Retriever, history: ChatMessage[], events?: ReplyEvent[]): Promise<Answer> {

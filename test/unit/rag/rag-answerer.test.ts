@@ -9,6 +9,7 @@ import { createLocalReranker } from '../../../src/rag/local-reranker.js';
 import { createRagAnswerer, type RagAnswererOptions } from '../../../src/rag/rag-answerer.js';
 import { SEARCH_TOOL } from '../../../src/rag/search-tool.js';
 import { buildSystemPrompt } from '../../../src/rag/system-prompt.js';
+import { answerRequest } from '../../support/answer-request.js';
 
 const chunks = [
   { id: 'kb/refunds.md#0', source: 'kb/refunds.md', documentId: '', title: 'Refunds', text: 'Refunds are issued within 30 days of purchase. Gift cards cannot be refunded.' },
@@ -74,16 +75,8 @@ function idOfDocument(messages: ChatMessage[], text: string): string {
   throw new Error(`no tool result contains "${text}"`);
 }
 
-function request(history: ChatMessage[], events: ReplyEvent[] = []): AnswerRequest {
-  return {
-    message: { platform: 'console', threadKey: 'console:t', eventId: 'e', messageId: 'm', scope: { workspaceId: 'local', channelId: 'c' }, author: { id: 'u' }, text: history.at(-1)!.content, receivedAt: 0 },
-    history,
-    budget: { windowTokens: 16_000, maxOutputTokens: 1024, reservedTokens: 0 },
-    signal: new AbortController().signal,
-    progress: async (event) => {
-      events.push(event);
-    },
-  };
+function request(history: ChatMessage[], events?: ReplyEvent[]): AnswerRequest {
+  return answerRequest(history, { windowTokens: 16_000, events });
 }
 
 function answerer(reasoner: Reasoner, overrides: Partial<RagAnswererOptions> = {}) {
