@@ -24,6 +24,18 @@ async function expectStoredTurn(bed: FaultBed, turn: AskedTurn, outcome: 'answer
   expect(state?.messages[0]).toMatchObject({ id: turn.interactionId, content: QUESTION });
 }
 
+/** A failed turn leaves its thread usable: the next question is answered, after the failed one kept in the history. */
+async function expectThreadCarriesOn(bed: FaultBed, failed: AskedTurn): Promise<void> {
+  const next = await bed.ask('Redis를 어떻게 설정하나요?', failed.threadId);
+  expect(next.reply.components.length).toBeGreaterThan(0);
+  const state = await bed.stored(failed.threadId);
+  expect(state?.messages.map((message) => [message.role, message.status])).toEqual([
+    ['user', 'failed'],
+    ['user', 'answered'],
+    ['assistant', undefined],
+  ]);
+}
+
 /** The answer-writing call of RAG Reasoning is the one that comes back after the search results. */
 function onAnswerCall(fault: ScriptedFault): (request: RagReasoningRequestView) => ReturnType<typeof searchThenCite> | ScriptedFault {
   let injected = false;
@@ -65,14 +77,7 @@ describe('a whole turn when CLOVA Studio misbehaves', () => {
     expect(bed.finalRepliesSent(turn.token)).toHaveLength(1);
     await expectStoredTurn(bed, turn, 'failed');
 
-    const next = await bed.ask('Redis를 어떻게 설정하나요?', turn.threadId);
-    expect(next.reply.components.length).toBeGreaterThan(0);
-    const state = await bed.stored(turn.threadId);
-    expect(state?.messages.map((message) => [message.role, message.status])).toEqual([
-      ['user', 'failed'],
-      ['user', 'answered'],
-      ['assistant', undefined],
-    ]);
+    await expectThreadCarriesOn(bed, turn);
   });
 
   it('retries 500s from the reranker with backoff and posts the complete answer', async () => {
@@ -204,14 +209,7 @@ describe('a whole turn when the streamed CLOVA chat answer misbehaves (CLOVA_USE
     expect(bed.clova.requestsFor('rag-reasoning')).toHaveLength(0);
     await expectStoredTurn(bed, turn, 'failed');
 
-    const next = await bed.ask('Redis를 어떻게 설정하나요?', turn.threadId);
-    expect(next.reply.components.length).toBeGreaterThan(0);
-    const state = await bed.stored(turn.threadId);
-    expect(state?.messages.map((message) => [message.role, message.status])).toEqual([
-      ['user', 'failed'],
-      ['user', 'answered'],
-      ['assistant', undefined],
-    ]);
+    await expectThreadCarriesOn(bed, turn);
   });
 
   it('replaces the preview with one clear line when an error event arrives mid-answer', async () => {
