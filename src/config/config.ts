@@ -38,7 +38,7 @@ export const VARIABLES = {
     name: 'REDIS_URL',
     schema: optionalUrl(['redis:', 'rediss:']),
     example: 'redis://127.0.0.1:6379',
-    description: 'Redis for thread memory, dedupe and locks (shared by all replicas). Unset: in-process memory (one process only).',
+    description: 'Redis for thread memory, dedupe, locks and the CLOVA and Slack rate budgets (shared by all replicas). Unset: in-process memory (one process only).',
     secret: true,
   }),
   REDIS_CLUSTER_NODES: variable({
@@ -180,6 +180,12 @@ export const VARIABLES = {
     schema: boolean(false),
     example: 'false',
     description: 'Add CLOVA embedding v2 (bge-m3) vectors to the knowledge index for hybrid retrieval.',
+  }),
+  CLOVA_EMBEDDING_REQUESTS_PER_MINUTE: variable({
+    name: 'CLOVA_EMBEDDING_REQUESTS_PER_MINUTE',
+    schema: optionalInteger({ min: 1, max: 100_000 }),
+    example: '540',
+    description: 'Embedding v2 requests per minute the bot lets itself send (queries and background index builds; with Redis, all replicas together). Default: 60, the test-key limit; raise it for a service app (540).',
   }),
   OPENAI_API_KEY: variable({
     name: 'OPENAI_API_KEY',

@@ -6,7 +6,7 @@ import { modelInfo, type ModelInfoOverrides } from '../model-catalogue.js';
 import type { HttpAgentOptions } from '../http/http-agent.js';
 import { CredentialStatus } from '../http/credential-status.js';
 import { createVendorTransport, type ProviderTransport, type ProviderCall } from '../http/provider-transport.js';
-import { RateLimiter, type RateLimits } from '../http/rate-limiter.js';
+import { RateLimiter, type RateBudget, type RateBudgetFactory, type RateLimits } from '../http/rate-limiter.js';
 import type { RetryPolicy, Sleep } from '../http/retry.js';
 import { clovaErrorFromEnvelope, clovaErrorFromResponse, createClovaError } from './clova-errors.js';
 import { readChatStream, type ClovaStreamEvent } from './clova-stream.js';
@@ -63,6 +63,11 @@ export interface ClovaClientOptions {
   rateLimits?: Partial<Record<string, RateLimits>>;
   /** Window of every local limiter (one minute for the real service). */
   rateLimitWindowMs?: number;
+  /**
+   * Where each bucket's admissions are counted, e.g. a budget all replicas share through Redis
+   * (`createRateBudgets`). Default: a `RateLimiter` in this client.
+   */
+  rateBudgetFor?: RateBudgetFactory;
   /** Catalogue overrides, for the limiter defaults of custom models. */
   modelOverrides?: Record<string, ModelInfoOverrides>;
   logger: Logger;
@@ -85,7 +90,7 @@ export interface ClovaResponse<Result> {
 }
 
 // Documented for test keys by third-party copies of the usage policy; other tools are unlimited until configured.
-const DEFAULT_TOOL_LIMITS: Partial<Record<ClovaToolBucket, RateLimits>> = {
+export const CLOVA_DEFAULT_TOOL_LIMITS: Readonly<Partial<Record<ClovaToolBucket, RateLimits>>> = {
   embedding: { requestsPerMinute: 60, tokensPerMinute: 40_000 },
 };
 
@@ -115,7 +120,7 @@ function estimateMessagesTokens(messages: Array<{ content: string }>, extra?: un
 export class ClovaClient {
   private readonly transport: ProviderTransport;
   private readonly agent;
-  private readonly limiters = new Map<string, RateLimiter>();
+  private readonly limiters = new Map<string, RateBudget>();
   private readonly baseUrl: string;
   /** Whether CLOVA accepted the key on the most recent call (read by `/readyz`). */
   readonly credentials = new CredentialStatus();
@@ -211,10 +216,10 @@ export class ClovaClient {
     await this.agent.close();
   }
 
-  private limiterFor(bucket: string): RateLimiter | undefined {
+  private limiterFor(bucket: string): RateBudget | undefined {
     const existing = this.limiters.get(bucket);
     if (existing) return existing;
-    let limits = this.options.rateLimits?.[bucket] ?? DEFAULT_TOOL_LIMITS[bucket as ClovaToolBucket];
+    let limits = this.options.rateLimits?.[bucket] ?? CLOVA_DEFAULT_TOOL_LIMITS[bucket as ClovaToolBucket];
     if (!limits) {
       try {
         const info = modelInfo(bucket, this.options.modelOverrides?.[bucket]);
@@ -223,7 +228,8 @@ export class ClovaClient {
         return undefined;
       }
     }
-    const limiter = new RateLimiter({ ...limits, ...(this.options.rateLimitWindowMs !== undefined && limits.windowMs === undefined ? { windowMs: this.options.rateLimitWindowMs } : {}) });
+    const windowed = { ...limits, ...(this.options.rateLimitWindowMs !== undefined && limits.windowMs === undefined ? { windowMs: this.options.rateLimitWindowMs } : {}) };
+    const limiter = this.options.rateBudgetFor ? this.options.rateBudgetFor(bucket, windowed) : new RateLimiter(windowed);
     this.limiters.set(bucket, limiter);
     return limiter;
   }

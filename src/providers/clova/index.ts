@@ -1,7 +1,7 @@
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { HttpAgentOptions } from '../http/http-agent.js';
-import type { RateLimits } from '../http/rate-limiter.js';
+import type { RateBudgetFactory, RateLimits } from '../http/rate-limiter.js';
 import type { RetryPolicy, Sleep } from '../http/retry.js';
 import { modelInfo, type ModelInfo, type ModelInfoOverrides } from '../model-catalogue.js';
 import type { ChatMessage, ChatModel, Embedder, Reasoner, Reranker, Summarizer, TokenCounter } from '../types.js';
@@ -14,7 +14,7 @@ import { slideWithClova } from './sliding-window.js';
 import { ClovaSummarizer } from './summarizer.js';
 import { ClovaTokenCounter } from './token-counter.js';
 
-export { ClovaClient, estimateClovaTokens, type ClovaCallOptions, type ClovaClientOptions, type ClovaResponse, type ClovaToolBucket } from './clova-client.js';
+export { CLOVA_DEFAULT_TOOL_LIMITS, ClovaClient, estimateClovaTokens, type ClovaCallOptions, type ClovaClientOptions, type ClovaResponse, type ClovaToolBucket } from './clova-client.js';
 export {
   ClovaAbortedError,
   ClovaAuthError,
@@ -46,6 +46,8 @@ export interface ClovaProviderOptions {
   /** Local limiter per model id or tool bucket (`reranker`, `rag-reasoning`, `embedding`, …). */
   rateLimits?: Partial<Record<string, RateLimits>>;
   rateLimitWindowMs?: number;
+  /** Where each bucket's admissions are counted (a budget shared by replicas); default a limiter in this process. */
+  rateBudgetFor?: RateBudgetFactory;
   http?: HttpAgentOptions & { requestTimeoutMs?: number; streamTimeoutMs?: number };
   retry?: Partial<RetryPolicy>;
   /** Concurrent embedding calls. Default 4. */
@@ -96,6 +98,7 @@ export function createClovaProvider(options: ClovaProviderOptions): ClovaProvide
     ...(options.retry !== undefined ? { retry: options.retry } : {}),
     ...(options.rateLimits !== undefined ? { rateLimits: options.rateLimits } : {}),
     ...(options.rateLimitWindowMs !== undefined ? { rateLimitWindowMs: options.rateLimitWindowMs } : {}),
+    ...(options.rateBudgetFor !== undefined ? { rateBudgetFor: options.rateBudgetFor } : {}),
     ...(options.modelOverrides !== undefined ? { modelOverrides: { [options.model]: options.modelOverrides } } : {}),
     ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
     ...(options.sleep !== undefined ? { sleep: options.sleep } : {}),

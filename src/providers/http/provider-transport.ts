@@ -5,7 +5,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import type { CredentialStatus } from './credential-status.js';
 import { createHttpAgent, resolveTimeouts, type HttpAgentOptions, type HttpTimeouts } from './http-agent.js';
 import { ProviderError, type ProviderErrorDetails } from './provider-error.js';
-import type { RateLimiter, RateLimitPermit } from './rate-limiter.js';
+import type { RateBudget, RateLimitPermit } from './rate-limiter.js';
 import { DEFAULT_RETRY_POLICY, realSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
 import { readServerSentEvents, SseBufferError } from './sse-reader.js';
 
@@ -47,7 +47,7 @@ export interface ProviderCall {
   body: unknown;
   requestId?: string;
   signal?: AbortSignal;
-  limiter?: RateLimiter;
+  limiter?: RateBudget;
   /** Tokens this call may spend (input estimate + output reserve), for the limiter. */
   estimatedTokens?: number;
 }

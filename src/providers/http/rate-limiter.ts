@@ -17,6 +17,20 @@ export interface RateLimitPermit {
   settle(): void;
 }
 
+/**
+ * Admissions against one upstream's requests/tokens per minute. `RateLimiter` keeps the window in this
+ * process; a shared implementation keeps it where every replica sees it (see `RedisRateBudget`).
+ */
+export interface RateBudget {
+  /** Resolves once `tokens` may be spent; rejects with the abort reason if `signal` aborts first. */
+  acquire(tokens: number, signal?: AbortSignal): Promise<RateLimitPermit>;
+  /** Rejects every caller still waiting (shutdown). */
+  close(reason?: unknown): void;
+}
+
+/** Builds the budget of one bucket (a model id or a tool API), e.g. a shared one per upstream endpoint. */
+export type RateBudgetFactory = (bucket: string, limits: RateLimits) => RateBudget;
+
 interface Waiter {
   tokens: number;
   resolve: (permit: RateLimitPermit) => void;
@@ -31,7 +45,7 @@ interface Waiter {
  * a busy bot waits its turn instead of collecting 429s; one call larger than the whole token
  * budget is admitted alone into an empty window rather than blocking forever.
  */
-export class RateLimiter {
+export class RateLimiter implements RateBudget {
   /** Admissions in the window; `pending` ones have not reached the server yet and never expire. */
   private readonly admitted: Array<{ at: number; tokens: number; pending: boolean }> = [];
   private readonly queue: Waiter[] = [];

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { ConfigError, loadConfig } from '../../../src/config/config.js';
 import { clovaModelOverrides } from '../../../src/config/clova-model.js';
+import { clovaRateOptions } from '../../../src/composition/rate-budgets.js';
 import { modelInfo } from '../../../src/providers/model-catalogue.js';
 
 function problemsFor(env: Record<string, string>) {
@@ -64,6 +65,15 @@ describe('loadConfig', () => {
       ['CLOVA_MODEL_API_VERSION', 'must be one of: v1, v3'],
       ['CLOVA_MODEL_REQUESTS_PER_MINUTE', 'must be at least 1'],
       ['CLOVA_MODEL_TOKENS_PER_MINUTE', 'must be a whole number'],
+    ]);
+  });
+
+  it('reads the embedding requests per minute into the embedding bucket, keeping its documented token limit', () => {
+    const config = loadConfig({ CLOVA_STUDIO_API_KEY: 'nv-abcdefgh', CLOVA_USE_EMBEDDINGS: 'true', CLOVA_EMBEDDING_REQUESTS_PER_MINUTE: '540' });
+    expect(clovaRateOptions(config, undefined)).toEqual({ rateLimits: { embedding: { requestsPerMinute: 540, tokensPerMinute: 40_000 } } });
+    expect(clovaRateOptions(loadConfig({ CLOVA_STUDIO_API_KEY: 'nv-abcdefgh' }), undefined)).toEqual({});
+    expect(problemsFor({ CLOVA_EMBEDDING_REQUESTS_PER_MINUTE: '0' }).map((problem) => [problem.variable, problem.problem])).toEqual([
+      ['CLOVA_EMBEDDING_REQUESTS_PER_MINUTE', 'must be at least 1'],
     ]);
   });
 
