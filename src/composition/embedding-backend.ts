@@ -5,6 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { ClovaClient } from '../providers/clova/clova-client.js';
 import { ClovaEmbedder } from '../providers/clova/embedder.js';
 import { createOpenAiCompatibleProvider } from '../providers/openai-compatible/index.js';
+import { clovaRateOptions, type RateBudgets } from './rate-budgets.js';
 
 /** The configured embedding model, with the connection it owns. */
 export interface EmbeddingBackend extends EmbeddingModel {
@@ -15,22 +16,25 @@ export interface EmbeddingBackend extends EmbeddingModel {
  * The embedding model the configuration asks for, or undefined when retrieval is lexical only:
  * CLOVA embedding v2 with `CLOVA_USE_EMBEDDINGS=true`, or `OPENAI_EMBEDDING_MODEL` on an
  * OpenAI-compatible server. The bot (query and background embeddings) and `npm run ingest` both
- * build it here, so an index and the queries against it always name the model the same way.
+ * build it here, so an index and the queries against it always name the model the same way. With
+ * `rateBudgets` on Redis, its embedding budget is the one every replica's bot draws on.
  *
  * @example
  * const backend = createEmbeddingBackend(config, { logger });
  * if (backend) await ingestFiles({ paths, indexFile, embedding: backend });
  */
-export function createEmbeddingBackend(config: Config, dependencies: { logger: Logger; metrics?: Metrics }): EmbeddingBackend | undefined {
+export function createEmbeddingBackend(config: Config, dependencies: { logger: Logger; metrics?: Metrics; rateBudgets?: RateBudgets }): EmbeddingBackend | undefined {
   const { logger, metrics } = dependencies;
   if (config.provider === 'clova' && config.CLOVA_USE_EMBEDDINGS && config.CLOVA_STUDIO_API_KEY) {
-    // A client of its own: its limiter's `embedding` bucket is the only one it uses, so nothing is shared with chat calls anyway.
+    // A client of its own: `embedding` is the only bucket it uses, and the budget of that bucket is
+    // per process without Redis (as the provider's own client's is) or shared with it through Redis.
     const client = new ClovaClient({
       apiKey: config.CLOVA_STUDIO_API_KEY,
       ...(config.CLOVA_STUDIO_APIGW_KEY ? { apigwKey: config.CLOVA_STUDIO_APIGW_KEY } : {}),
       baseUrl: config.CLOVA_STUDIO_BASE_URL,
       ...(config.CLOVA_STUDIO_PATH_PREFIX && config.CLOVA_STUDIO_PATH_PREFIX !== 'none' ? { pathPrefix: config.CLOVA_STUDIO_PATH_PREFIX } : {}),
       ...(config.CLOVA_STUDIO_APP_ID ? { appId: config.CLOVA_STUDIO_APP_ID } : {}),
+      ...clovaRateOptions(config, dependencies.rateBudgets),
       logger,
       ...(metrics ? { metrics } : {}),
     });

@@ -5,6 +5,7 @@ import type { HistoryCompactor } from '../compaction/types.js';
 import { createCompactor, createTokenEstimator, createExtractiveSummarizer, createChatSummarizer, type CompactorOptions } from '../compaction/index.js';
 import { loadKnowledgeRetriever, createSearchApiRetriever } from '../knowledge/index.js';
 import { createEmbeddingBackend, type EmbeddingBackend } from './embedding-backend.js';
+import { clovaRateOptions, type RateBudgets } from './rate-budgets.js';
 import { createOfflineAnswerer, createLocalReranker, createRagAnswerer } from '../rag/index.js';
 import { clovaAnsweringLimits, createClovaProvider } from '../providers/clova/index.js';
 import { createOpenAiCompatibleProvider } from '../providers/openai-compatible/index.js';
@@ -37,6 +38,8 @@ export interface ModelStack {
 interface StackDependencies {
   logger: Logger;
   metrics: Metrics;
+  /** Where the model provider's rate budgets are kept (shared by replicas on Redis); default: per process. */
+  rateBudgets?: RateBudgets;
 }
 
 /** What differs between providers; `assemble` turns it into a ModelStack. */
@@ -62,8 +65,8 @@ export async function buildModelStack(config: Config, dependencies: StackDepende
   return assemble(config, dependencies, estimator, parts);
 }
 
-async function assemble(config: Config, { logger, metrics }: StackDependencies, estimator: TokenCounter, parts: ProviderParts): Promise<ModelStack> {
-  const embedding = createEmbeddingBackend(config, { logger, metrics });
+async function assemble(config: Config, { logger, metrics, rateBudgets }: StackDependencies, estimator: TokenCounter, parts: ProviderParts): Promise<ModelStack> {
+  const embedding = createEmbeddingBackend(config, { logger, metrics, ...(rateBudgets ? { rateBudgets } : {}) });
   // Vectors of a knowledge folder are built in the background; shutdown stops those builds.
   const backgroundWork = new AbortController();
   const answerers = new Map<string, Promise<Answerer>>();
@@ -124,7 +127,7 @@ function offlineParts(config: Config, { logger, metrics }: StackDependencies, es
   };
 }
 
-function clovaParts(config: Config, { logger, metrics }: StackDependencies, estimator: TokenCounter): ProviderParts {
+function clovaParts(config: Config, { logger, metrics, rateBudgets }: StackDependencies, estimator: TokenCounter): ProviderParts {
   const provider = createClovaProvider({
     apiKey: config.CLOVA_STUDIO_API_KEY!,
     ...(config.CLOVA_STUDIO_APIGW_KEY ? { apigwKey: config.CLOVA_STUDIO_APIGW_KEY } : {}),
@@ -133,6 +136,7 @@ function clovaParts(config: Config, { logger, metrics }: StackDependencies, esti
     ...(config.CLOVA_STUDIO_APP_ID ? { appId: config.CLOVA_STUDIO_APP_ID } : {}),
     model: config.CLOVA_MODEL,
     modelOverrides: clovaModelOverrides(config),
+    ...clovaRateOptions(config, rateBudgets),
     logger,
     metrics,
   });
