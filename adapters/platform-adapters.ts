@@ -3,7 +3,7 @@ import type { MessageScope } from '../src/engine/types.js';
 import type { HttpServer } from '../src/http/http-server.js';
 import type { PlatformDependencies } from './platforms.js';
 import { createDiscordAdapter } from './discord/index.js';
-import { createSlackAdapter } from './slack/index.js';
+import { createSlackAdapter, SLACK_UPDATE_BUDGET } from './slack/index.js';
 
 export interface PlatformAdapter {
   start(): Promise<void>;
@@ -16,7 +16,7 @@ export interface PlatformAdapter {
 
 /** The Slack and Discord adapters the configuration enables. */
 export async function createPlatformAdapters(config: Config, dependencies: PlatformDependencies & { http: HttpServer }): Promise<PlatformAdapter[]> {
-  const { engine, http, logger, metrics, settings } = dependencies;
+  const { engine, http, logger, metrics, settings, rateBudgets } = dependencies;
   // Read per message, so a changed settings file applies to the next message without a restart.
   const settingsFor = (scope: MessageScope) => settings.settingsFor(scope);
   const adapters: PlatformAdapter[] = [];
@@ -30,6 +30,7 @@ export async function createPlatformAdapters(config: Config, dependencies: Platf
         requireMention: config.REQUIRE_MENTION,
         answerBots: config.ANSWER_BOTS,
         recoverySweepMs: config.RECOVERY_SWEEP_MS,
+        ...(rateBudgets ? { updateBudget: rateBudgets.tokenBuckets('slack:chat.update', SLACK_UPDATE_BUDGET) } : {}),
         settingsFor,
         engine,
         http,

@@ -7,6 +7,7 @@ import { HttpServer } from '../src/http/http-server.js';
 import { BotError } from '../src/errors.js';
 import { registerHealthRoutes, redisReadinessCheck, type ReadinessCheck } from '../src/observability/health.js';
 import type { ModelStack } from '../src/composition/model-stack.js';
+import type { RateBudgets } from '../src/composition/rate-budgets.js';
 import type { SettingsStore } from '../src/settings/index.js';
 import { runConsoleChat } from './console/console-adapter.js';
 import { createPlatformAdapters, type PlatformAdapter } from './platform-adapters.js';
@@ -19,6 +20,8 @@ export interface PlatformDependencies {
   logger: Logger;
   metrics: Metrics;
   consoleMode: boolean;
+  /** Upstream rate budgets (Slack's `chat.update` per workspace), shared by replicas on Redis; default per process. */
+  rateBudgets?: RateBudgets;
 }
 
 export interface RunningPlatforms {

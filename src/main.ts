@@ -4,6 +4,7 @@ import { Metrics } from './observability/metrics.js';
 import { createStateBackends } from './engine/state-backends.js';
 import { createConversationEngine } from './engine/engine.js';
 import { buildModelStack } from './composition/model-stack.js';
+import { createRateBudgets } from './composition/rate-budgets.js';
 import { startPlatforms } from '../adapters/platforms.js';
 import { createTurnPolicy, processDefaultSettings } from './composition/turn-policy.js';
 import { createSettingsStore, SettingsFileError } from './settings/index.js';
@@ -30,7 +31,9 @@ async function main(): Promise<void> {
     lockTtlMs: config.THREAD_LOCK_TTL_MS,
     logger,
   });
-  const models = await buildModelStack(config, { logger, metrics });
+  // Upstream limits count per account (CLOVA) or per workspace (Slack), not per process: on Redis, replicas share them.
+  const rateBudgets = createRateBudgets({ redis: backends.redis ?? backends.redisCluster, keyPrefix: config.REDIS_KEY_PREFIX, logger });
+  const models = await buildModelStack(config, { logger, metrics, rateBudgets });
   const engine = createConversationEngine({
     store: backends.store,
     coordinator: backends.coordinator,
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
     turnTimeoutMs: config.TURN_TIMEOUT_MS,
     maxMessageChars: config.MAX_MESSAGE_CHARS,
   });
-  const platforms = await startPlatforms(config, { engine, backends, models, settings, logger, metrics, consoleMode });
+  const platforms = await startPlatforms(config, { engine, backends, models, settings, logger, metrics, consoleMode, rateBudgets });
 
   let stopping = false;
   const stop = async (reason: string, exitCode: number) => {

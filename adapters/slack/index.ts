@@ -4,3 +4,4 @@ export { renderAnswer, renderBody, renderSources, SLACK_LIMITS, ACTION_IDS, type
 export { slackThreadKey, slackMessageEventId } from './incoming-message.js';
 export { SlackApiError, SlackRateLimitError, SlackConfigError } from './errors.js';
 export type { StreamingMode } from './reply-sink.js';
+export { SLACK_UPDATE_BUDGET, type UpdateBudget } from './update-budget.js';

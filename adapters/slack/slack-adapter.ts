@@ -23,7 +23,7 @@ import { RateLimitRegistry, SlackCaller } from './slack-caller.js';
 import { decideEvent, slackMessageEventSchema } from './slack-event.js';
 import { isResetCommand, startOver } from './thread-controls.js';
 import { slackRecoverySinkFactory } from './turn-recovery.js';
-import { UpdateBudget } from './update-budget.js';
+import { processUpdateBudget, type UpdateBudget } from './update-budget.js';
 import { UserNameCache } from './user-names.js';
 
 export interface SlackAdapterOptions {
@@ -60,6 +60,11 @@ export interface SlackAdapterOptions {
   previewIntervalMs?: number;
   /** `chat.update` budget per workspace and minute shared by all answers (default 45, under Slack's Tier 3). */
   updatesPerMinute?: number;
+  /**
+   * The per-workspace `chat.update` budget itself, e.g. one every replica shares through Redis (built in
+   * composition with `SLACK_UPDATE_BUDGET`). Default: this process's own, of `updatesPerMinute`.
+   */
+  updateBudget?: UpdateBudget;
   /** Path of the events endpoint in HTTP mode (default `/slack/events`). */
   eventsPath?: string;
   /** How long one Web API request may take before its answer counts as lost (default 15 s). */
@@ -133,7 +138,7 @@ class BoltSlackAdapter implements SlackAdapter {
   constructor(private readonly options: SlackAdapterOptions) {
     this.logger = options.logger.child({ component: 'slack' });
     this.mode = options.appToken ? 'socket' : 'http';
-    this.updateBudget = new UpdateBudget({ perMinute: options.updatesPerMinute ?? 45 });
+    this.updateBudget = options.updateBudget ?? processUpdateBudget(options.updatesPerMinute);
     const logger = boltLogger(options.logger);
     const clientOptions: webApi.WebClientOptions = (this.clientOptions = {
       ...(options.apiUrl ? { slackApiUrl: options.apiUrl } : {}),

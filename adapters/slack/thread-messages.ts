@@ -66,9 +66,9 @@ export class ThreadMessages {
 
   private async update(existing: PostedMessage, message: RenderedMessage, signature: string, priority: CallPriority): Promise<boolean> {
     if (priority === 'best-effort') {
-      if (!this.updateBudget.tryTake(this.caller.workspaceId)) return false;
+      if (!(await this.updateBudget.tryTake(this.caller.workspaceId))) return false;
     } else {
-      this.updateBudget.take(this.caller.workspaceId);
+      await this.updateBudget.take(this.caller.workspaceId);
     }
     const params: Record<string, unknown> = { channel: this.channelId, ts: existing.ts, text: message.text };
     // Without `blocks`, chat.update keeps the old ones; an empty list clears a previous answer's buttons.

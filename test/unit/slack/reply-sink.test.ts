@@ -6,7 +6,8 @@ import { Metrics } from '../../../src/observability/metrics.js';
 import { CapabilityCache } from '../../../adapters/slack/capability-cache.js';
 import { SlackReplySink, type SlackReplySinkOptions } from '../../../adapters/slack/reply-sink.js';
 import { RateLimitRegistry, SlackCaller } from '../../../adapters/slack/slack-caller.js';
-import { UpdateBudget } from '../../../adapters/slack/update-budget.js';
+import { processUpdateBudget } from '../../../adapters/slack/update-budget.js';
+import { MemoryTokenBuckets } from '../../../src/coordination/token-buckets.js';
 import { FakeSlackApi } from '../../fakes/slack/fake-slack-api.js';
 
 const BOT_TOKEN = 'xoxb-test-reply-sink-0001';
@@ -36,7 +37,7 @@ function sink(overrides: Partial<SlackReplySinkOptions> = {}): SlackReplySink {
     directMessage: false,
     streaming: 'native',
     capabilities: new CapabilityCache(),
-    updateBudget: new UpdateBudget(),
+    updateBudget: processUpdateBudget(),
     previewIntervalMs: 10,
     logger: silentLogger(),
     ...overrides,
@@ -158,7 +159,7 @@ describe('SlackReplySink', () => {
   });
 
   it('skips previews when the workspace update budget is spent, but never the final text', async () => {
-    const budget = new UpdateBudget({ perMinute: 1, burst: 1 });
+    const budget = new MemoryTokenBuckets({ perMinute: 1, burst: 1 });
     const reply = sink({ streaming: 'update', updateBudget: budget });
     await reply.emit({ type: 'text-delta', text: 'a' });
     await fake.waitForCall((call) => call.method === 'chat.postMessage');
