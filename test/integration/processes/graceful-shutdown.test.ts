@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { FakeClova } from '../../fakes/clova/fake-clova-server.js';
 import { deliverEvent } from '../../fakes/slack/slack-events.js';
 import { PROCESS_TEST_TIMEOUT_MS, PROCESS_WAIT_MS, startBotProcess, terminate, cleanUpAfterEachTest } from '../../support/processes/bot-process.js';
 import { startDiscordSetup } from '../../support/processes/discord-interactions.js';
@@ -85,15 +86,7 @@ describe('a bot process told to stop (SIGTERM) during a turn', () => {
     const discord = await startDiscordSetup();
     cleanups.push(() => discord.close());
     const { clova, state, env } = await startProcessBed(cleanups, 'process-sigterm-discord');
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const asked: string[] = [];
-    clova.scriptRagReasoning(async (view) => {
-      const question = String(view.messages.filter((message) => message.role === 'user').at(-1)?.content ?? '');
-      asked.push(question);
-      if (question.includes('first')) await released;
-      return { text: `Answer to the ${question.includes('first') ? 'first' : 'second'} question.` };
-    });
+    const { asked, release } = holdingTheFirstQuestion(clova);
     const bot = await startBotProcess({ name: 'stopping', env: { ...discord.env, ...env } });
 
     const first = await discord.ask(bot.baseUrl, 'the first question');
@@ -122,15 +115,7 @@ describe('a bot process told to stop (SIGTERM) during a turn', () => {
     const slack = await startSlackWorkspace();
     cleanups.push(() => slack.fake.close());
     const { clova, state, env: bedEnv } = await startProcessBed(cleanups, 'process-sigterm-slack');
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const asked: string[] = [];
-    clova.scriptRagReasoning(async (view) => {
-      const question = String(view.messages.filter((message) => message.role === 'user').at(-1)?.content ?? '');
-      asked.push(question);
-      if (question.includes('first')) await released;
-      return { text: `Answer to the ${question.includes('first') ? 'first' : 'second'} question.` };
-    });
+    const { asked, release } = holdingTheFirstQuestion(clova);
     const env = { ...slack.env, ...bedEnv };
     const [stopping, other] = await Promise.all([startBotProcess({ name: 'stopping', env }), startBotProcess({ name: 'other', env })]);
     const events = (bot: { baseUrl: string }) => `${bot.baseUrl}/slack/events`;
@@ -158,3 +143,17 @@ describe('a bot process told to stop (SIGTERM) during a turn', () => {
     expect(await state.inFlight()).toEqual([]);
   }, PROCESS_TEST_TIMEOUT_MS);
 });
+
+/** Scripts the model to answer "the first question" only once released and any other at once, recording each question asked. */
+function holdingTheFirstQuestion(clova: FakeClova): { asked: string[]; release: () => void } {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const asked: string[] = [];
+  clova.scriptRagReasoning(async (view) => {
+    const question = String(view.messages.filter((message) => message.role === 'user').at(-1)?.content ?? '');
+    asked.push(question);
+    if (question.includes('first')) await released;
+    return { text: `Answer to the ${question.includes('first') ? 'first' : 'second'} question.` };
+  });
+  return { asked, release };
+}
