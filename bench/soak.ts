@@ -27,7 +27,7 @@ import { startTimedClova } from './soak/timed-clova.js';
 import { startBotProcess, parseMetrics, metricSum, type BotProcess, type MetricSample } from './soak/bot-process.js';
 import type { SoakConversation, SoakDriver } from './soak/conversation.js';
 import { startPlatformBed, type PlatformBed } from './soak/platform-beds.js';
-import { connectRedis, commandsExecuted, verifyHistories, type ExpectedThread } from './soak/redis-checks.js';
+import { addCalls, callsBetween, commandCalls, connectRedis, verifyHistories, type ExpectedThread } from './soak/redis-checks.js';
 import { RedisOutage, startRestartableRedis } from './soak/redis-outage.js';
 import { isDuplicated, outcomeOf, type SoakPlatform, type TurnRecord } from './soak/turn-record.js';
 import { stageBreakdown } from './soak/turn-stages.js';
@@ -76,17 +76,17 @@ try {
   const drivers: SoakDriver[] = beds.map((bed) => bed.driver(bots.map((bot) => bot.url)));
 
   const metricsAtStart = await Promise.all(bots.map(async (bot) => parseMetrics(await bot.scrape())));
-  const commandsAtStart = await commandsExecuted(redisClient);
-  let commandsBeforeOutage: number | undefined;
-  let commandsAfterOutage = 0;
+  const commandsAtStart = await commandCalls(redisClient);
+  let commandsBeforeOutage: Map<string, number> | undefined;
+  let commandsAfterOutage = new Map<string, number>();
   const outage = restartable
     ? new RedisOutage({
         redis: restartable,
         downMs: settings.SOAK_REDIS_DOWN_SECONDS * 1000,
         botsReady: async () => (await Promise.all(bots.map((bot) => fetch(`${bot.url}/readyz`).then((response) => response.ok, () => false)))).every(Boolean),
         // INFO commandstats starts again from zero with the server: count what came before separately.
-        beforeStop: async () => void (commandsBeforeOutage = await commandsExecuted(redisClient)),
-        afterStart: async () => void (commandsAfterOutage = await commandsExecuted(redisClient)),
+        beforeStop: async () => void (commandsBeforeOutage = await commandCalls(redisClient)),
+        afterStart: async () => void (commandsAfterOutage = await commandCalls(redisClient)),
         log,
       })
     : undefined;
@@ -152,7 +152,7 @@ try {
   await outage?.over();
   // A second answer to the same event would arrive after the first; give it time to show.
   await delay(2_000);
-  const commandsAtEnd = await commandsExecuted(redisClient);
+  const commandsAtEnd = await commandCalls(redisClient);
   const metricsAtEnd = await Promise.all(bots.map(async (bot) => parseMetrics(await bot.scrape())));
 
   const expected: ExpectedThread[] = [];
@@ -178,7 +178,10 @@ try {
   const history = await verifyHistories(redisClient, keyPrefix, expected);
 
   const answered = records.filter((record) => outcomeOf(record) === 'answered');
-  const redisCommands = commandsBeforeOutage === undefined ? commandsAtEnd - commandsAtStart : commandsBeforeOutage - commandsAtStart + (commandsAtEnd - commandsAfterOutage);
+  const redisCommands =
+    commandsBeforeOutage === undefined
+      ? callsBetween(commandsAtStart, commandsAtEnd)
+      : addCalls(callsBetween(commandsAtStart, commandsBeforeOutage), callsBetween(commandsAfterOutage, commandsAtEnd));
   const counts = outcomeCounts(records);
   const visibleThreads = { threadsChecked: visibleChecked, threadsConsistent: visibleChecked - visibleProblems.length, problems: visibleProblems };
   const report = {
@@ -221,7 +224,7 @@ try {
         4,
       ),
     })),
-    redisCommandsPerTurn: round(redisCommands / Math.max(1, answered.length), 1),
+    redisCommandsPerTurn: perTurn(redisCommands, answered.length),
     processes: bots.map((bot, index) => processFigures(bot, metricsAtStart[index] ?? [], metricsAtEnd[index] ?? [], elapsedSeconds)),
     // The harness (fake CLOVA, fake platforms, proxies, signing) shares the machine with the bots and Redis.
     harnessCpuShareOfOneCore: round((harnessCpu.user + harnessCpu.system) / 1e6 / elapsedSeconds, 2),
@@ -232,7 +235,7 @@ try {
     duplicated: counts.duplicated,
     failed: counts.failed,
     answersToTheWrongTurn: records.filter((record) => record.answerTags.some((tag) => tag !== record.tag)).length,
-    unattributedAnswers: drivers.reduce((sum, driver) => sum + ('unattributedAnswers' in driver ? Number(driver.unattributedAnswers) : 0), 0),
+    unattributedAnswers: drivers.reduce((sum, driver) => sum + (driver.unattributedAnswers ?? 0), 0),
     storedHistory: history,
     visibleThreads,
     untaggedModelCalls: clova.untagged,
@@ -261,6 +264,13 @@ try {
   await clova.close();
   if (restartable) await restartable.close();
   else await redis.stop();
+}
+
+/** Redis commands per answered turn: all of them, and the most frequent ones by name. */
+function perTurn(calls: Map<string, number>, turns: number) {
+  const total = [...calls.values()].reduce((sum, count) => sum + count, 0);
+  const busiest = [...calls].filter(([command]) => command !== 'info').sort((left, right) => right[1] - left[1]).slice(0, 8);
+  return { total: round(total / Math.max(1, turns), 1), byCommand: Object.fromEntries(busiest.map(([command, count]) => [command, round(count / Math.max(1, turns), 1)])) };
 }
 
 /** What the Redis restart did to the events around it. */

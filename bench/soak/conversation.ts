@@ -32,4 +32,6 @@ export interface SoakDriver {
    * thread's turns got, in their order (undefined when it does).
    */
   visibleThreadProblem?(threadKey: string, records: TurnRecord[]): string | undefined;
+  /** Answers seen on the platform that carried no turn tag the harness sent (must stay 0), where answers are matched by tag. */
+  readonly unattributedAnswers?: number;
 }

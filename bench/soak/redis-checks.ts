@@ -15,11 +15,23 @@ export async function connectRedis(url: string) {
   return client;
 }
 
-/** Commands the server has executed since it started (every command type summed). */
-export async function commandsExecuted(client: Client): Promise<number> {
+/** Calls per command the server has executed since it started (`INFO commandstats`). */
+export async function commandCalls(client: Client): Promise<Map<string, number>> {
   const info = await client.info('commandstats');
-  let total = 0;
-  for (const match of info.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) total += Number(match[1]);
+  const calls = new Map<string, number>();
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(match[1] as string, Number(match[2]));
+  return calls;
+}
+
+/** `later` minus `earlier`, per command (commands absent from `earlier` count from zero). */
+export function callsBetween(earlier: Map<string, number>, later: Map<string, number>): Map<string, number> {
+  return new Map([...later].map(([command, calls]) => [command, calls - (earlier.get(command) ?? 0)]));
+}
+
+/** The sum of several per-command counts. */
+export function addCalls(...counts: Array<Map<string, number>>): Map<string, number> {
+  const total = new Map<string, number>();
+  for (const count of counts) for (const [command, calls] of count) total.set(command, (total.get(command) ?? 0) + calls);
   return total;
 }
 
