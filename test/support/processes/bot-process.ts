@@ -2,6 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from '../redis-server.js';
+import { createOutputWaiter } from './output-waiter.js';
 import { afterEach } from 'vitest';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -73,16 +74,13 @@ export async function startBotProcess(options: StartBotOptions): Promise<BotProc
   const stderrLines: string[] = [];
   let partial = '';
   let stdout = '';
-  const listeners = new Set<() => void>();
-  const notify = () => {
-    for (const listener of [...listeners]) listener();
-  };
+  const output = createOutputWaiter();
   child.stderr.on('data', (chunk: Buffer) => {
     partial += chunk.toString('utf8');
     const lines = partial.split('\n');
     partial = lines.pop() ?? '';
     stderrLines.push(...lines.filter((line) => line.length > 0));
-    notify();
+    output.changed();
   });
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
   let exitedAlready = false;
@@ -92,7 +90,7 @@ export async function startBotProcess(options: StartBotOptions): Promise<BotProc
       if (partial) stderrLines.push(partial);
       partial = '';
       resolve({ code, signal });
-      notify();
+      output.changed();
     });
   });
   const logs = () => stderrLines.flatMap((line) => parseLogLine(line));
@@ -104,21 +102,18 @@ export async function startBotProcess(options: StartBotOptions): Promise<BotProc
     stdout: () => stdout,
     logs,
     waitForLogs: (what, predicate, count, timeoutMs = PROCESS_WAIT_MS) =>
-      new Promise<LogLine[]>((resolve, reject) => {
-        const check = () => {
+      output.until(
+        () => {
           const found = logs().filter(predicate);
-          if (found.length >= count) return finish(() => resolve(found));
-          if (exitedAlready) return finish(() => reject(new Error(`${options.name} exited before logging ${what}`)));
-        };
-        const timer = setTimeout(() => finish(() => reject(new Error(`${options.name} did not log ${what} within ${timeoutMs} ms`))), timeoutMs);
-        const finish = (settle: () => void) => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          settle();
-        };
-        listeners.add(check);
-        check();
-      }),
+          return found.length >= count ? found : undefined;
+        },
+        {
+          timeoutMs,
+          hasExited: () => exitedAlready,
+          exitedError: () => new Error(`${options.name} exited before logging ${what}`),
+          timedOutError: () => new Error(`${options.name} did not log ${what} within ${timeoutMs} ms`),
+        },
+      ),
     waitForLog: (what, predicate, timeoutMs) => bot.waitForLogs(what, predicate, 1, timeoutMs).then((found) => found[0]!),
     signal: (signal) => {
       if (!exitedAlready) child.kill(signal);

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PROCESS_WAIT_MS, type BotExit } from './bot-process.js';
+import { createOutputWaiter } from './output-waiter.js';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** A terminal size to start with: a pseudo-terminal opened by `script` has zero columns until told otherwise. */
@@ -38,25 +39,22 @@ export function startTerminalBot(env: Record<string, string>): TerminalBot {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let raw = '';
-  const listeners = new Set<() => void>();
-  const notify = () => {
-    for (const listener of [...listeners]) listener();
-  };
+  const output = createOutputWaiter();
   // The bot's stdout and stderr share the terminal; script's own stderr only carries its failures.
   child.stdout.on('data', (chunk: Buffer) => {
     raw += chunk.toString('utf8');
-    notify();
+    output.changed();
   });
   child.stderr.on('data', (chunk: Buffer) => {
     raw += chunk.toString('utf8');
-    notify();
+    output.changed();
   });
   let hasExited = false;
   const exited = new Promise<BotExit>((resolve) => {
     child.once('exit', (code, signal) => {
       hasExited = true;
       resolve({ code, signal });
-      notify();
+      output.changed();
     });
   });
   const screenText = () => withoutEscapes(raw);
@@ -68,21 +66,18 @@ export function startTerminalBot(env: Record<string, string>): TerminalBot {
       child.stdin.write(`${line}\r`);
     },
     waitForScreen: (what, predicate, timeoutMs = PROCESS_WAIT_MS) =>
-      new Promise<string>((resolve, reject) => {
-        const check = () => {
+      output.until(
+        () => {
           const text = screenText();
-          if (predicate(text)) return finish(() => resolve(text));
-          if (hasExited) return finish(() => reject(new Error(`the bot exited before showing ${what}; the terminal showed:\n${text}`)));
-        };
-        const timer = setTimeout(() => finish(() => reject(new Error(`the bot did not show ${what} within ${timeoutMs} ms; the terminal showed:\n${screenText()}`))), timeoutMs);
-        const finish = (settle: () => void) => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          settle();
-        };
-        listeners.add(check);
-        check();
-      }),
+          return predicate(text) ? text : undefined;
+        },
+        {
+          timeoutMs,
+          hasExited: () => hasExited,
+          exitedError: () => new Error(`the bot exited before showing ${what}; the terminal showed:\n${screenText()}`),
+          timedOutError: () => new Error(`the bot did not show ${what} within ${timeoutMs} ms; the terminal showed:\n${screenText()}`),
+        },
+      ),
     exited,
     kill() {
       // Closing the pseudo-terminal hangs up the bot inside it too.
