@@ -122,6 +122,11 @@ function redisClusterBackend(): CoordinatorBackend {
 
 for (const backend of [memoryBackend(), redisBackend(), redisClusterBackend()]) {
   describe(`Coordinator contract: ${backend.name}`, () => {
+    // Only backends shared between processes have a holder that can die while others go on; one
+    // process has none, so the memory backend does not register these tests rather than skip them.
+    const acrossProcesses = (name: string, test: () => Promise<void>, timeout?: number) => {
+      if (backend.peer) it(name, test, timeout);
+    };
     let first: Coordinator;
     let second: Coordinator;
     beforeAll(async () => {
@@ -261,7 +266,7 @@ for (const backend of [memoryBackend(), redisBackend(), redisClusterBackend()]) 
       expect(events).toEqual(['holder started', 'holder finished', 'contender ran']);
     });
 
-    it.skipIf(!backend.peer)('hands the thread of a lock holder that died to the next turn, once its lock expired and not before', async () => {
+    acrossProcesses('hands the thread of a lock holder that died to the next turn, once its lock expired and not before', async () => {
       const threadKey = `dead-holder-${Math.random()}`;
       const peer = await backend.peer!({ lockTtlMs: SHORT_LOCK_TTL_MS });
       const events: string[] = [];
@@ -330,7 +335,7 @@ for (const backend of [memoryBackend(), redisBackend(), redisClusterBackend()]) 
         expect(await second.listPending(threadKey)).toEqual([]);
       });
 
-      it.skipIf(!backend.peer)('go to exactly one of two racing recoverers once their holder died, never ahead of a live one', async () => {
+      acrossProcesses('go to exactly one of two racing recoverers once their holder died, never ahead of a live one', async () => {
         const threadKey = `pending-abandoned-${Math.random()}`;
         const peer = await backend.peer!();
         const abandoned = await peer.coordinator.addPending(threadKey, 'left behind');
@@ -354,7 +359,7 @@ for (const backend of [memoryBackend(), redisBackend(), redisClusterBackend()]) 
         expect(await live.remove()).toBe(true);
       });
 
-      it.skipIf(!backend.peer)('are never taken ahead of a live message that arrived before them', async () => {
+      acrossProcesses('are never taken ahead of a live message that arrived before them', async () => {
         const threadKey = `pending-behind-live-${Math.random()}`;
         const peer = await backend.peer!();
         const abandonedFirst = await peer.coordinator.addPending(threadKey, 'abandoned, first');
