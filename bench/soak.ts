@@ -164,7 +164,7 @@ try {
     expected.push({
       threadKey,
       turns: own.filter((record) => outcomeOf(record) === 'answered').map((record) => ({ messageId: record.messageId, text: record.question, tag: record.tag })),
-      unansweredMessageIds: own.filter((record) => outcomeOf(record) !== 'answered').map((record) => record.messageId),
+      unanswered: own.filter((record) => outcomeOf(record) !== 'answered').map((record) => ({ messageId: record.messageId, tag: record.tag })),
     });
     if (!driver.visibleThreadProblem) continue;
     visibleChecked += 1;

@@ -45,7 +45,7 @@ export interface ExpectedThread {
    * answering failed): the thread may keep them only marked as failed (nothing the user wrote is
    * dropped), never as answered or still open.
    */
-  unansweredMessageIds: string[];
+  unanswered: Array<{ messageId: string; tag: string }>;
 }
 
 export interface HistoryVerdict {
@@ -83,12 +83,12 @@ async function checkThread(client: Client, key: string, expected: ExpectedThread
   const parsed = threadStateSchema.safeParse((JSON.parse(raw) as { value?: unknown }).value);
   if (!parsed.success) return { problem: 'stored state does not match the schema', keptAsFailed: 0 };
   const state = parsed.data;
-  const unanswered = new Set(expected.unansweredMessageIds);
+  const unanswered = new Map(expected.unanswered.map((turn) => [turn.messageId, turn.tag]));
   const kept = state.messages.filter((message) => message.role === 'user' && unanswered.has(message.id));
   const keptAsFailed = kept.filter((message) => message.status === 'failed').length;
   const problem = (text: string) => ({ problem: text, keptAsFailed });
   const wronglyKept = kept.find((message) => message.status !== 'failed');
-  if (wronglyKept) return problem(`an unanswered message is stored ${wronglyKept.status ?? 'unmarked'}`);
+  if (wronglyKept) return problem(`turn ${unanswered.get(wronglyKept.id)} got no answer, yet its message is stored ${wronglyKept.status ?? 'unmarked'}`);
   if (state.inFlight) return problem('a turn is still marked in flight');
   const messages = state.messages.filter((message) => !(message.role === 'user' && unanswered.has(message.id)));
   if (messages.length !== expected.turns.length * 2) return problem(`${messages.length} messages stored, expected ${expected.turns.length * 2}`);

@@ -81,13 +81,13 @@ export interface OutageFigures {
 
 /** One planned Redis outage: `begin()` stops Redis, waits, starts it again and waits for the bots. */
 export class RedisOutage {
-  private state: 'planned' | 'down' | 'recovering' | 'over' = 'planned';
+  private state: 'planned' | 'stopping' | 'down' | 'recovering' | 'over' = 'planned';
   private finished: Promise<void> | undefined;
   private times: { stopped: number; started: number; botsReady: number } | undefined;
 
   constructor(private readonly options: RedisOutageOptions) {}
 
-  /** Redis is stopped, or back but not yet reconnected by every bot: events sent now may not be taken. */
+  /** Redis was told to stop and is not back, or back but not yet reconnected by every bot: events sent now may not be taken. */
   get underway(): boolean {
     return this.state === 'down' || this.state === 'recovering';
   }
@@ -95,7 +95,7 @@ export class RedisOutage {
   /** Starts the outage once; later calls do nothing. */
   begin(): void {
     if (this.state !== 'planned') return;
-    this.state = 'down';
+    this.state = 'stopping';
     this.finished = this.run();
   }
 
@@ -117,9 +117,10 @@ export class RedisOutage {
 
   private async run(): Promise<void> {
     const { redis, log } = this.options;
-    const stopped = performance.now();
     await this.options.beforeStop?.();
     log('stopping Redis (the outage)');
+    this.state = 'down';
+    const stopped = performance.now();
     await redis.stop();
     await delay(this.options.downMs);
     await redis.start();
