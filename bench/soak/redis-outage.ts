@@ -119,9 +119,10 @@ export class RedisOutage {
     const { redis, log } = this.options;
     await this.options.beforeStop?.();
     log('stopping Redis (the outage)');
+    // Redis serves commands for up to a cron tick after SIGTERM; the outage starts when it has exited.
+    await redis.stop();
     this.state = 'down';
     const stopped = performance.now();
-    await redis.stop();
     await delay(this.options.downMs);
     await redis.start();
     const started = performance.now();
