@@ -4,7 +4,8 @@ import { ThreadStore } from '../history/thread-store.js';
 import { MemoryCoordinator } from '../coordination/memory-coordinator.js';
 import { RedisCoordinator } from '../coordination/redis-coordinator.js';
 import type { Coordinator } from '../coordination/coordinator.js';
-import { createRedisClient, startConnecting, describeRedisUrl, type RedisClient } from '../redis/connection.js';
+import { closeRedisClient, createRedisClient, startConnecting, describeRedisUrl, type RedisClient } from '../redis/connection.js';
+import type { RedisLivenessOptions } from '../redis/liveness-watchdog.js';
 import {
   closeRedisCluster,
   createRedisClusterClient,
@@ -30,6 +31,8 @@ export interface StateBackendsOptions {
   /** How long a waiting message stays leased to its process without a renewal (default: the waiter expiry). */
   pendingLeaseMs?: number;
   commandTimeoutMs?: number;
+  /** PING cadence and deadline that find a single Redis that stopped answering (tests shorten them; see `REDIS_LIVENESS_DEFAULTS`). */
+  redisLiveness?: Partial<RedisLivenessOptions>;
   /** How long startup waits for Redis before carrying on without it (it keeps connecting in the background). Default 3000 ms. */
   connectWaitMs?: number;
 }
@@ -88,8 +91,8 @@ export async function createStateBackends(options: StateBackendsOptions): Promis
     redisCluster = createRedisClusterClient({ nodeUrls: clusterNodes, logger: options.logger, commandTimeoutMs: options.commandTimeoutMs });
     connection = await connectCluster(redisCluster, clusterNodes, options.logger, options.connectWaitMs ?? 3_000);
   } else {
-    redis = createRedisClient({ url: options.redisUrl!, logger: options.logger, commandTimeoutMs: options.commandTimeoutMs });
-    connection = await connectSingleNode(redis, options.redisUrl!, options.logger, options.connectWaitMs ?? 3_000);
+    redis = createRedisClient({ url: options.redisUrl!, logger: options.logger, commandTimeoutMs: options.commandTimeoutMs, liveness: options.redisLiveness });
+    connection = await connectSingleNode(redis, options, options.connectWaitMs ?? 3_000);
   }
   // Keyv and the coordinator share the client; keys are exactly `{prefix}:thread:{threadKey}`.
   const keyv = new Keyv({ store: connection.keyvStore, useKeyPrefix: false, throwOnErrors: true });
@@ -116,9 +119,12 @@ export async function createStateBackends(options: StateBackendsOptions): Promis
   };
 }
 
-async function connectSingleNode(redis: RedisClient, url: string, logger: Logger, waitMs: number): Promise<RedisConnection> {
+async function connectSingleNode(redis: RedisClient, options: StateBackendsOptions, waitMs: number): Promise<RedisConnection> {
+  const url = options.redisUrl!;
+  const logger = options.logger;
   // Release notifications for waiting turns need a connection of their own (a subscribed one runs nothing else).
-  const subscriber = createRedisClient({ url, logger: logger.child({ connection: 'lock-notifications' }) });
+  // It is watched too: a silent one would miss every release until TCP gave up (waiting turns would poll meanwhile).
+  const subscriber = createRedisClient({ url, logger: logger.child({ connection: 'lock-notifications' }), liveness: options.redisLiveness });
   const [connected] = await Promise.all([startConnecting(redis, waitMs), startConnecting(subscriber, waitMs)]);
   if (connected) logger.info({ redis: describeRedisUrl(url) }, 'connected to Redis');
   return {
@@ -126,10 +132,7 @@ async function connectSingleNode(redis: RedisClient, url: string, logger: Logger
     subscriber,
     keyvStore: new KeyvRedis(redis, { throwOnErrors: true, throwOnConnectError: true }),
     close: async () => {
-      for (const client of [subscriber, redis]) {
-        if (client.isOpen) await client.close().catch(() => client.destroy());
-        else client.destroy();
-      }
+      await Promise.all([subscriber, redis].map((client) => closeRedisClient(client, options.redisLiveness?.deadlineMs)));
     },
   };
 }

@@ -1,6 +1,7 @@
 import { createClient, type RedisClientType } from '@keyv/redis';
 import { BotError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { REDIS_LIVENESS_DEFAULTS, staysSilent, watchRedisLiveness, type RedisLivenessOptions } from './liveness-watchdog.js';
 
 /** The node-redis v5 client as `createClient` builds it here: RESP2, no modules, functions or scripts. */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -9,9 +10,14 @@ export type RedisClient = RedisClientType<{}, {}, {}, 2, {}>;
 export interface RedisConnectionOptions {
   url: string;
   logger: Logger;
-  /** Every command fails after this long instead of hanging on a half-open connection. */
+  /**
+   * How long a command may wait to be written (while the socket is busy or stalled). Once written,
+   * node-redis waits for the answer without a deadline; the liveness watch covers that part.
+   */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** PING cadence and deadline of the liveness watch (see `watchRedisLiveness`); defaults in `REDIS_LIVENESS_DEFAULTS`. */
+  liveness?: Partial<RedisLivenessOptions>;
 }
 
 /** Redis could not be reached or did not answer in time. */
@@ -43,10 +49,11 @@ export function describeRedisUrl(url: string): string {
 
 /**
  * One node-redis client for the whole process (thread store, dedupe, locks share it), configured so
- * that nothing waits forever: commands fail immediately while disconnected (no offline queue) and
- * after `commandTimeoutMs` when Redis stops answering, and reconnects back off to at most 2 s.
- * `connect` starts connecting but never throws: a Redis that is down at startup is reported once and
- * retried in the background, so a supervisor does not see a crash loop.
+ * that nothing waits forever: commands fail immediately while disconnected (no offline queue), and
+ * when Redis stops answering on a connection that stays open, the liveness watch drops the
+ * connection within seconds (pending commands fail, the same client reconnects); reconnects back off
+ * to at most 2 s. `connect` starts connecting but never throws: a Redis that is down at startup is
+ * reported once and retried in the background, so a supervisor does not see a crash loop.
  */
 export function createRedisClient(options: RedisConnectionOptions): RedisClient {
   const where = describeRedisUrl(options.url);
@@ -69,7 +76,30 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
     if (reportedDown) options.logger.info({ redis: where }, 'Redis connection restored');
     reportedDown = false;
   });
+  const liveness = { ...REDIS_LIVENESS_DEFAULTS, ...options.liveness };
+  watchRedisLiveness(client, {
+    ...liveness,
+    onSilent: () => {
+      // Counts as the outage the 'error' handler would report, so one warning and one restoration line cover it.
+      reportedDown = true;
+      options.logger.warn({ redis: where, deadlineMs: liveness.deadlineMs }, 'Redis stopped answering; dropping the connection and reconnecting');
+    },
+  });
   return client;
+}
+
+/**
+ * Closes a client, letting its pending commands finish, unless Redis no longer answers a PING
+ * within `deadlineMs`: then they fail at once, since `close` would wait for them forever. A client
+ * that is not ready is destroyed: nothing of ours is pending (no offline queue), and `close` would
+ * wait on a handshake that a frozen Redis never answers.
+ */
+export async function closeRedisClient(client: RedisClient, deadlineMs = REDIS_LIVENESS_DEFAULTS.deadlineMs): Promise<void> {
+  if (!client.isOpen) return;
+  const answering = client.isReady && !(await staysSilent(client, deadlineMs));
+  if (!client.isOpen) return;
+  if (answering && client.isReady) await client.close();
+  else client.destroy();
 }
 
 /** Backoff between reconnection attempts: doubling from 100 ms to at most 2 s, with jitter so replicas do not reconnect in step. */
