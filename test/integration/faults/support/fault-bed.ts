@@ -6,6 +6,7 @@
  */
 import { createConversationEngine } from '../../../../src/engine/engine.js';
 import { createStateBackends, type StateBackends } from '../../../../src/engine/state-backends.js';
+import type { RedisLivenessOptions } from '../../../../src/redis/liveness-watchdog.js';
 import type { ConversationEngine } from '../../../../src/engine/types.js';
 import type { ThreadState } from '../../../../src/history/thread-state.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
@@ -22,6 +23,8 @@ import { startInterposingProxy, type InjectedFailure, type InterposedExchange, t
 
 export interface FaultBedOptions {
   redisUrl: string;
+  /** PING cadence and deadline that find a frozen Redis; production's by default. */
+  redisLiveness?: Partial<RedisLivenessOptions>;
   /** Decides, per Discord REST request, whether the proxy fails it instead of forwarding. */
   failDiscord?: (request: InterposedRequest) => InjectedFailure | undefined;
   /** Tokens left for the thread's history once the answerer's reserve and the output are set aside; small values make it compact. Default: RAG Reasoning's 128k window. */
@@ -77,6 +80,12 @@ export interface FaultBed {
    * shows it, so reading earlier races the turn's last write.
    */
   stored(channelId: string, where?: 'guild' | 'dm'): Promise<ThreadState | undefined>;
+  /**
+   * Resolves once no turn holds the thread, by taking its lock as the next turn would: a turn stores its
+   * end and lets go of the thread a moment after the user sees the answer, so a fault injected at that
+   * moment would land in the turn before instead of the one a test means.
+   */
+  settled(channelId: string, where?: 'guild' | 'dm'): Promise<void>;
   /** Final replies (an answer with buttons, or a failure line) Discord accepted for one interaction; more than one is a duplicate. */
   finalRepliesSent(token: string): InterposedExchange[];
   close(): Promise<void>;
@@ -89,7 +98,13 @@ export async function createFaultBed(options: FaultBedOptions): Promise<FaultBed
   const logger = silentLogger();
   const metrics = new Metrics();
   const clova = await startFakeClova();
-  const backends = await createStateBackends({ redisUrl: options.redisUrl, keyPrefix: uniquePrefix('faults'), threadTtlMs: 3_600_000, logger });
+  const backends = await createStateBackends({
+    redisUrl: options.redisUrl,
+    keyPrefix: uniquePrefix('faults'),
+    threadTtlMs: 3_600_000,
+    logger,
+    ...(options.redisLiveness ? { redisLiveness: options.redisLiveness } : {}),
+  });
   if (options.reasoner === 'chat') clova.scriptChat(searchThenCiteInChat);
   const { answerer, compactor, close: closeAnswering } = await createClovaAnswering({
     clovaUrl: clova.url,
@@ -115,6 +130,7 @@ export async function createFaultBed(options: FaultBedOptions): Promise<FaultBed
   const proxy = await startInterposingProxy({ target: new URL(discord.fake.apiUrl).origin, ...(options.failDiscord ? { inject: options.failDiscord } : {}) });
   const process = await discord.startProcess(engine, { apiUrl: `${proxy.url}/api`, metrics });
 
+  const threadKeyOf = (channelId: string, where: 'guild' | 'dm') => `discord:${where === 'dm' ? 'dm' : discord.guildId}:${channelId}`;
   const isFinal = (message: FakeMessage | undefined) => message !== undefined && (message.components.length > 0 || message.content.startsWith('⚠️'));
   const finalRepliesSent = (token: string) =>
     proxy.exchanges.filter((exchange) => {
@@ -150,7 +166,7 @@ export async function createFaultBed(options: FaultBedOptions): Promise<FaultBed
     startAsk,
     ask: (question, threadId) => startAsk(question, threadId).turn,
     async stored(channelId, where = 'guild') {
-      const key = `discord:${where === 'dm' ? 'dm' : discord.guildId}:${channelId}`;
+      const key = threadKeyOf(channelId, where);
       const deadline = Date.now() + 10_000;
       for (;;) {
         const { state } = await backends.store.load(key);
@@ -158,6 +174,9 @@ export async function createFaultBed(options: FaultBedOptions): Promise<FaultBed
         if (Date.now() > deadline) throw new Error(`a turn in ${key} stayed in flight for 10 s`);
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
+    },
+    async settled(channelId, where = 'guild') {
+      await backends.coordinator.withThreadLock(threadKeyOf(channelId, where), async () => undefined);
     },
     finalRepliesSent,
     async close() {

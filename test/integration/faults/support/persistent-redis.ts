@@ -14,6 +14,10 @@ export interface PersistentRedis {
   stop(): Promise<void>;
   /** Starts it again on the same port and data directory. */
   start(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open but nothing is answered, as with a hung server or a blackholed network. */
+  pause(): void;
+  /** Lets a frozen server run again (SIGCONT). */
+  resume(): void;
   /** Stops it for good and removes its data directory. */
   close(): Promise<void>;
 }
@@ -34,6 +38,8 @@ export async function startPersistentRedis(): Promise<PersistentRedis> {
     child = undefined;
     if (!running || running.exitCode !== null) return;
     const exited = new Promise((resolve) => running.once('exit', resolve));
+    // A frozen server acts on SIGTERM only once it runs again.
+    running.kill('SIGCONT');
     running.kill('SIGTERM');
     await exited;
   };
@@ -42,6 +48,8 @@ export async function startPersistentRedis(): Promise<PersistentRedis> {
     url,
     stop,
     start,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     async close() {
       await stop();
       rmSync(directory, { recursive: true, force: true });
