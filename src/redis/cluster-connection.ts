@@ -13,7 +13,7 @@ export interface RedisClusterConnectionOptions {
   /** Root nodes, `redis://[user:password@]host:port` each (REDIS_CLUSTER_NODES); the rest of the cluster is discovered from them. */
   nodeUrls: readonly string[];
   logger: Logger;
-  /** Every command fails after this long instead of hanging on a half-open connection. */
+  /** How long a command may wait to be written; once written, node-redis waits for the answer without a deadline. */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
 }
@@ -45,9 +45,16 @@ export function describeRedisClusterNodes(nodeUrls: readonly string[]): string {
 /**
  * One node-redis Cluster client for the whole process, configured like the single-node client:
  * no offline queue on any node connection (commands fail at once while a node is unreachable),
- * a per-command timeout, and reconnects that back off to at most 2 s. Credentials and TLS go into
- * `defaults`, because the client reaches the nodes it discovers with them, not with the root URLs.
- * Lock-release notifications need no second connection: the client keeps its own pub/sub connection.
+ * a timeout on the wait to be written, and reconnects that back off to at most 2 s. Credentials and
+ * TLS go into `defaults`, because the client reaches the nodes it discovers with them, not with the
+ * root URLs. Lock-release notifications need no second connection: the client keeps its own pub/sub
+ * connection.
+ *
+ * Unlike the single-node client it has no liveness watch (see `watchRedisLiveness`): a node that stops
+ * answering on an open connection holds the commands sent to it until TCP gives up. Recycling works
+ * there by destroying and reconnecting the client object its owner holds; the cluster client owns its
+ * node connections and replaces them as slots move, and destroying one under it is not a supported
+ * operation, while destroying the whole cluster client would fail every thread for one node's sake.
  */
 export function createRedisClusterClient(options: RedisClusterConnectionOptions): RedisClusterClient {
   const nodes = clusterNodesFrom(options.nodeUrls);
