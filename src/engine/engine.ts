@@ -8,7 +8,7 @@ import { withoutConfirmedCounts } from '../compaction/token-counts.js';
 import type { Answerer } from './answerer.js';
 import { textAnswer, type Answer } from './answer.js';
 import { asksForPerson, caseSummary } from './handoff.js';
-import { EmptyMessageError, EngineClosingError, TurnTimeoutError } from './turn-errors.js';
+import { AnswerDeferredError, EmptyMessageError, EngineClosingError, TurnTimeoutError } from './turn-errors.js';
 import { boundMessage, inFlightRecord, isBlank, withAssistantMessage, withUnansweredMessage } from './thread-transitions.js';
 import { trackReplyHandle } from './reply-handle-tracking.js';
 import { waitingMessageFrom, waitingMessagePayload } from './waiting-message.js';
@@ -58,6 +58,12 @@ export interface ConversationEngineOptions {
   maxMessageChars: number;
   /** How long an event id is remembered for dedupe. Slack retries for up to ~5 minutes; default 24 h. */
   eventTtlMs?: number;
+  /**
+   * How long a finished answer waits for an unreachable conversation memory before the turn gives up
+   * and leaves the saved question to crash recovery. A Redis restart or failover takes seconds;
+   * throwing a ready answer away for it costs a second model call and a late reply. Default 15 s.
+   */
+  answerSaveGraceMs?: number;
   now?: () => number;
 }
 
@@ -80,7 +86,7 @@ class Engine implements ConversationEngine {
   private readonly recoverySinks = new Map<Platform, RecoverySinkFactory>();
 
   constructor(options: ConversationEngineOptions) {
-    this.options = { eventTtlMs: 24 * 3600 * 1000, now: Date.now, ...options };
+    this.options = { eventTtlMs: 24 * 3600 * 1000, answerSaveGraceMs: 15_000, now: Date.now, ...options };
   }
 
   async handle(message: IncomingMessage, sink: ReplySink): Promise<TurnOutcome> {
@@ -466,8 +472,11 @@ class Engine implements ConversationEngine {
       // Stored with the answer still in flight, posted, then marked done: a process that dies while a
       // slow platform takes the post leaves the answer for the next one to post (see recoverOrphanedTurns).
       next = { ...next, inFlight: state.inFlight ? { ...state.inFlight, answer: completed } : undefined };
-      await lock.assertHeld();
-      await store.save(next);
+      const finished = next;
+      await this.rideOutMemoryOutage(async () => {
+        await lock.assertHeld();
+        await store.save(finished);
+      }, log);
       await this.emit(turnSink, { type: 'answer-completed', answer: completed }, log);
       await this.finishInFlight(next, lock, log);
       log.info({ answerId: completed.id, mode: completed.mode, sources: completed.sources.length, compaction: fitted.kind }, 'turn answered');
@@ -478,8 +487,32 @@ class Engine implements ConversationEngine {
       await tracker.settle();
       // The model refused a request our counts said would fit: counts it confirmed earlier are wrong
       // (another model, an odd report), and keeping them would refuse every later turn the same way.
-      await this.markFailed(isContextOverflow(failure) ? withoutConfirmedCounts(state) : state, userMessage.id, lock, log);
+      // A deferred answer stays in flight on purpose: recovery answers the saved question.
+      if (!(failure instanceof AnswerDeferredError)) await this.markFailed(isContextOverflow(failure) ? withoutConfirmedCounts(state) : state, userMessage.id, lock, log);
       throw failure;
+    }
+  }
+
+  /**
+   * Runs `save` until the conversation memory takes it, for up to `answerSaveGraceMs` (or until the
+   * engine closes). Only unreachable-memory failures are retried; a lost lock or anything else is
+   * final at once. Gives up with `AnswerDeferredError`.
+   */
+  private async rideOutMemoryOutage(save: () => Promise<void>, log: Logger): Promise<void> {
+    // Real time, not `now`: this waits for a real server.
+    const deadline = Date.now() + this.options.answerSaveGraceMs;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await save();
+        if (attempt > 1) log.info({ attempts: attempt }, 'conversation memory is back; the answer is saved');
+        return;
+      } catch (error) {
+        if (!MEMORY_UNREACHABLE.has(errorCodeOf(error))) throw error;
+        const delayMs = Math.min(250 * 2 ** (attempt - 1), 2_000);
+        if (this.closing || Date.now() + delayMs > deadline) throw new AnswerDeferredError(error);
+        if (attempt === 1) log.warn({ err: describeError(error) }, 'conversation memory unreachable while saving an answer; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
     }
   }
 
@@ -516,6 +549,9 @@ class Engine implements ConversationEngine {
     }
   }
 }
+
+/** Error codes of the thread store and coordinator when Redis does not answer (see src/redis/connection.ts, src/history/thread-store.ts). */
+const MEMORY_UNREACHABLE: ReadonlySet<string> = new Set(['redis_unavailable', 'store_unavailable']);
 
 function abortReason(signal: AbortSignal, timeoutMs: number): unknown {
   const reason: unknown = signal.reason;

@@ -31,3 +31,19 @@ export class EngineClosingError extends BotError {
     });
   }
 }
+
+/**
+ * The answer was ready but the conversation memory stayed unreachable while it was being saved.
+ * The question and its in-flight record were saved before the model was asked, so crash recovery
+ * answers it once memory is back; asking the user to send it again would answer it twice.
+ */
+export class AnswerDeferredError extends BotError {
+  constructor(cause: unknown) {
+    super({
+      code: 'answer_deferred',
+      message: 'The answer could not be saved because the conversation memory stayed unreachable; recovery will answer the saved message',
+      userMessage: 'I lost the connection to my conversation memory while finishing this answer. Your message is saved, and I will answer it here once the connection is back.',
+      cause,
+    });
+  }
+}

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { searchThenCite } from '../../fakes/clova/default-responders.js';
 import { waitFor } from '../../fakes/discord/discord-test-bed.js';
@@ -54,6 +55,85 @@ describe('a conversation across a Redis restart', () => {
       ['user', first.interactionId, 'answered'],
       ['assistant', 'answer', undefined],
       ['user', turn.interactionId, 'answered'],
+      ['assistant', 'answer', undefined],
+    ]);
+  });
+
+  /** Holds the thread's next model call until `release`; `reached` settles once the call arrived. */
+  function holdNextModelCall(target: FaultBed): { reached: Promise<void>; release: () => void } {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const reached = new Promise<void>((resolve) => (arrived = resolve));
+    let held = false;
+    target.clova.scriptRagReasoning(async (request) => {
+      if (!held) {
+        held = true;
+        arrived();
+        await released;
+      }
+      return searchThenCite(request);
+    });
+    return { reached, release };
+  }
+
+  it('keeps an answer that is ready while Redis restarts until Redis takes it, then posts it once', async () => {
+    redis = await startPersistentRedis();
+    bed = await createFaultBed({ redisUrl: redis.url, modelHeadersTimeoutMs: 10_000 });
+    const first = await bed.ask('How do I configure Redis for several replicas?');
+    const model = holdNextModelCall(bed);
+    const second = bed.startAsk('Redis를 어떻게 설정하나요?', first.threadId);
+    await model.reached;
+    await redis.stop();
+    // The answer is ready while Redis is gone: the turn must wait for it rather than drop the answer.
+    model.release();
+    // The answer-writing call (the turn's second) has been answered: the turn is saving into the outage now.
+    await waitFor('the answer to be written', () => bed?.clova.requestsFor('rag-reasoning')[3]?.responseStatus === 200, 10_000);
+    await delay(500);
+    await redis.start();
+    const turn = await second.turn;
+
+    expect(turn.reply.content).not.toMatch(/^⚠️/);
+    expect(turn.reply.components.length).toBeGreaterThan(0);
+    expect(bed.finalRepliesSent(turn.token)).toHaveLength(1);
+    expect(bed.clova.requestsFor('rag-reasoning')).toHaveLength(4);
+    const state = await bed.stored(first.threadId);
+    expect(state?.messages.map((message) => [message.role, message.role === 'user' ? message.id : 'answer', message.status])).toEqual([
+      ['user', first.interactionId, 'answered'],
+      ['assistant', 'answer', undefined],
+      ['user', turn.interactionId, 'answered'],
+      ['assistant', 'answer', undefined],
+    ]);
+  });
+
+  it('when Redis stays away longer than the answer can wait, says the saved message will be answered, and answers it once Redis is back', async () => {
+    redis = await startPersistentRedis();
+    bed = await createFaultBed({ redisUrl: redis.url, modelHeadersTimeoutMs: 10_000, answerSaveGraceMs: 300, lockTtlMs: 1_000, recoverySweepMs: 200 });
+    const first = await bed.ask('How do I configure Redis for several replicas?');
+    const fake = bed.discord.fake;
+    const answersInThread = () => fake.channelMessages(first.threadId).filter((message) => message.components.length > 0).map((message) => message.id);
+    const model = holdNextModelCall(bed);
+    const second = bed.startAsk('Redis를 어떻게 설정하나요?', first.threadId);
+    await model.reached;
+    await redis.stop();
+    model.release();
+    const deferred = await second.turn;
+
+    // Not "send it again": the question was saved before the model was asked, and sending it again would answer it twice.
+    expect(deferred.reply.content).toBe('⚠️ I lost the connection to my conversation memory while finishing this answer. Your message is saved, and I will answer it here once the connection is back.');
+    await redis.start();
+    await waitFor('the recovered answer', () => (fake.originalResponse(deferred.token)?.components.length ?? 0) > 0, 20_000);
+
+    const recovered = fake.originalResponse(deferred.token)!;
+    expect(recovered.content).not.toMatch(/^⚠️/);
+    expect(recovered.content).toMatch(/Redis/);
+    // Finished in the reply that said it would be, not posted again beside it.
+    expect(answersInThread()).toEqual([recovered.id]);
+    const state = await bed.stored(first.threadId);
+    expect(state?.messages.map((message) => [message.role, message.role === 'user' ? message.id : 'answer', message.status])).toEqual([
+      ['user', first.interactionId, 'answered'],
+      ['assistant', 'answer', undefined],
+      ['user', deferred.interactionId, 'answered'],
       ['assistant', 'answer', undefined],
     ]);
   });

@@ -36,6 +36,12 @@ export interface FaultBedOptions {
   /** How long a summary may take before the turn slides instead. Default 15 s (production). */
   summaryTimeoutMs?: number;
   turnTimeoutMs?: number;
+  /** How long a finished answer waits for Redis to take it (engine default 15 s). */
+  answerSaveGraceMs?: number;
+  /** Thread lock expiry (default 30 s); short when a test needs a lock its turn could not release to lapse. */
+  lockTtlMs?: number;
+  /** How often the adapter finishes turns left in flight (the adapter's default 60 s). */
+  recoverySweepMs?: number;
   /**
    * Who runs the search-and-answer loop: RAG Reasoning (default; JSON calls) or, as under
    * `CLOVA_USE_RAG_REASONING=false`, the chat model with function calling, streamed — then the fake
@@ -104,6 +110,7 @@ export async function createFaultBed(options: FaultBedOptions): Promise<FaultBed
     threadTtlMs: 3_600_000,
     logger,
     ...(options.redisLiveness ? { redisLiveness: options.redisLiveness } : {}),
+    ...(options.lockTtlMs !== undefined ? { lockTtlMs: options.lockTtlMs } : {}),
   });
   if (options.reasoner === 'chat') clova.scriptChat(searchThenCiteInChat);
   const { answerer, compactor, close: closeAnswering } = await createClovaAnswering({
@@ -125,10 +132,15 @@ export async function createFaultBed(options: FaultBedOptions): Promise<FaultBed
     metrics,
     turnTimeoutMs: options.turnTimeoutMs ?? 15_000,
     maxMessageChars: 8_000,
+    ...(options.answerSaveGraceMs !== undefined ? { answerSaveGraceMs: options.answerSaveGraceMs } : {}),
   });
   const discord = await createDiscordTestBed();
   const proxy = await startInterposingProxy({ target: new URL(discord.fake.apiUrl).origin, ...(options.failDiscord ? { inject: options.failDiscord } : {}) });
-  const process = await discord.startProcess(engine, { apiUrl: `${proxy.url}/api`, metrics });
+  const process = await discord.startProcess(engine, {
+    apiUrl: `${proxy.url}/api`,
+    metrics,
+    ...(options.recoverySweepMs !== undefined ? { recoverySweepMs: options.recoverySweepMs } : {}),
+  });
 
   const threadKeyOf = (channelId: string, where: 'guild' | 'dm') => `discord:${where === 'dm' ? 'dm' : discord.guildId}:${channelId}`;
   const isFinal = (message: FakeMessage | undefined) => message !== undefined && (message.components.length > 0 || message.content.startsWith('⚠️'));
