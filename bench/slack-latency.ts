@@ -107,15 +107,10 @@ async function runScenario(scenario: Scenario, redisUrl: string | undefined): Pr
     samples.final.push(final.at - sentAt);
   }
 
-  const t0 = performance.now();
   await adapter.stop();
-  const t1 = performance.now();
   await http.close();
-  const t2 = performance.now();
   await engine.close();
-  const t3 = performance.now();
   await fake.close();
-  console.error('close', scenario.name, t1 - t0, t2 - t1, t3 - t2, performance.now() - t3);
   return samples;
 }
 
