@@ -59,9 +59,11 @@ export interface ConversationEngineOptions {
   /** How long an event id is remembered for dedupe. Slack retries for up to ~5 minutes; default 24 h. */
   eventTtlMs?: number;
   /**
-   * How long a finished answer waits for an unreachable conversation memory before the turn gives up
-   * and leaves the saved question to crash recovery. A Redis restart or failover takes seconds;
-   * throwing a ready answer away for it costs a second model call and a late reply. Default 15 s.
+   * How long a turn's writes (the question before the model is asked, the answer after) wait for an
+   * unreachable conversation memory before the turn gives up; a given-up answer is left to crash
+   * recovery. A Redis restart or failover takes seconds; throwing a ready answer away for it costs a
+   * second model call and a late reply, and a write that failed on a connection may have been applied
+   * anyway. Default 15 s.
    */
   answerSaveGraceMs?: number;
   now?: () => number;
@@ -431,10 +433,15 @@ class Engine implements ConversationEngine {
     }
     if (state.handoff?.humanJoinedAt) state = { ...state, handoff: undefined }; // addressed again: the bot is back
     state = { ...state, inFlight: inFlightRecord(message, this.processId, this.options.now(), state.inFlight?.messageId === message.messageId ? state.inFlight.replyHandle : undefined) };
-    // Persist before any model call: whatever happens next, what the user wrote is kept.
-    await lock.assertHeld();
-    await this.options.coordinator.markInFlight(message.threadKey);
-    await store.save(state);
+    // Persist before any model call: whatever happens next, what the user wrote is kept. A write that
+    // failed on a connection may still have been applied, and recovery would then answer a message the
+    // user was told to send again; riding out a short outage settles which it was.
+    const opened = state;
+    await this.rideOutMemoryOutage(async () => {
+      await lock.assertHeld();
+      await this.options.coordinator.markInFlight(message.threadKey);
+      await store.save(opened);
+    }, log, (error) => error);
     await stored();
     const tracker = trackReplyHandle(sink, () => state, async (next) => {
       state = next;
@@ -476,7 +483,7 @@ class Engine implements ConversationEngine {
       await this.rideOutMemoryOutage(async () => {
         await lock.assertHeld();
         await store.save(finished);
-      }, log);
+      }, log, (error) => new AnswerDeferredError(error));
       await this.emit(turnSink, { type: 'answer-completed', answer: completed }, log);
       await this.finishInFlight(next, lock, log);
       log.info({ answerId: completed.id, mode: completed.mode, sources: completed.sources.length, compaction: fitted.kind }, 'turn answered');
@@ -494,23 +501,23 @@ class Engine implements ConversationEngine {
   }
 
   /**
-   * Runs `save` until the conversation memory takes it, for up to `answerSaveGraceMs` (or until the
-   * engine closes). Only unreachable-memory failures are retried; a lost lock or anything else is
-   * final at once. Gives up with `AnswerDeferredError`.
+   * Runs `save` (idempotent) until the conversation memory takes it, for up to `answerSaveGraceMs` (or
+   * until the engine closes). Only unreachable-memory failures are retried; a lost lock or anything
+   * else is final at once. Gives up with `giveUp(lastError)`.
    */
-  private async rideOutMemoryOutage(save: () => Promise<void>, log: Logger): Promise<void> {
+  private async rideOutMemoryOutage(save: () => Promise<void>, log: Logger, giveUp: (error: unknown) => unknown): Promise<void> {
     // Real time, not `now`: this waits for a real server.
     const deadline = Date.now() + this.options.answerSaveGraceMs;
     for (let attempt = 1; ; attempt += 1) {
       try {
         await save();
-        if (attempt > 1) log.info({ attempts: attempt }, 'conversation memory is back; the answer is saved');
+        if (attempt > 1) log.info({ attempts: attempt }, 'conversation memory is back; the thread is saved');
         return;
       } catch (error) {
         if (!MEMORY_UNREACHABLE.has(errorCodeOf(error))) throw error;
         const delayMs = Math.min(250 * 2 ** (attempt - 1), 2_000);
-        if (this.closing || Date.now() + delayMs > deadline) throw new AnswerDeferredError(error);
-        if (attempt === 1) log.warn({ err: describeError(error) }, 'conversation memory unreachable while saving an answer; retrying');
+        if (this.closing || Date.now() + delayMs > deadline) throw giveUp(error);
+        if (attempt === 1) log.warn({ err: describeError(error) }, 'conversation memory unreachable while saving the thread; retrying');
         await new Promise((resolve) => setTimeout(resolve, delayMs));
       }
     }
