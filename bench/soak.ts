@@ -243,11 +243,12 @@ try {
     visibleThreads,
     untaggedModelCalls: clova.untagged,
   };
-  const toldNotTakenInFlight = records.filter((record) => !record.sentDuringOutage && record.outageLines > 0).length;
+  // A message not yet stored when Redis went away is rightly refused; one whose model call had started was stored,
+  // so refusing it then drops an answer in progress (and recovery may answer it after the user sent it again).
+  const droppedMidAnswer = records.filter((record) => record.outageLines > 0 && record.modelCalls.length > 0).length;
   const problems = [
     report.lost > 0 && `${report.lost} events got neither an answer nor a failure line`,
-    toldNotTakenInFlight > 0 &&
-      `${toldNotTakenInFlight} events sent before Redis stopped were told their message could not be taken (only messages arriving during the outage should be)`,
+    droppedMidAnswer > 0 && `${droppedMidAnswer} events were told their message could not be taken after the model had been asked (an answer in progress was dropped)`,
     report.duplicated > 0 && `${report.duplicated} events were answered twice (or answered after a failure line)`,
     report.failed > 0 && `${report.failed} events got a failure line other than "could not take your message"`,
     report.answersToTheWrongTurn > 0 && `${report.answersToTheWrongTurn} replies carried another turn's answer`,
@@ -289,7 +290,8 @@ function outageFigures(outage: RedisOutage, origin: number, records: TurnRecord[
       inFlightWhenRedisStopped: toldNotTaken.filter((record) => !record.sentDuringOutage).length,
     },
     answeredAfterSendingAgain: resentAndAnswered.length,
-    // Includes waiting for a thread lock that the interrupted turn could not release (it expires after THREAD_LOCK_TTL_MS).
+    // Ready while Redis was away longer than the engine waits (answerSaveGraceMs), answered later by crash recovery.
+    toldAnswerWillFollow: records.filter((record) => record.deferredLines > 0).length,
     sentAgainToFinalMs: summarise(defined(resentAndAnswered.map((record) => minus(record.finalAt, record.sentAt)))),
   };
 }

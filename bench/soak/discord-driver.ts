@@ -11,7 +11,7 @@ import { slashCommandPayload } from '../../test/fakes/discord/payloads.js';
 import type { InterposedExchange } from '../../test/integration/faults/support/interposing-proxy.js';
 import { answeredTagOf } from './settings.js';
 import type { SoakConversation, SoakDriver, TurnSpec } from './conversation.js';
-import { isOutageLine, newTurnRecord, outcomeOf, type TurnRecord } from './turn-record.js';
+import { isDeferredLine, isOutageLine, newTurnRecord, outcomeOf, type TurnRecord } from './turn-record.js';
 
 export interface DiscordDriverOptions {
   fake: FakeDiscordServer;
@@ -62,6 +62,8 @@ export class DiscordSoakDriver implements SoakDriver {
       record.answerTags.push(answeredTagOf(body?.content ?? '') ?? '?');
       record.finalAt ??= at;
       pending.settle();
+    } else if (body?.content !== undefined && isDeferredLine(body.content)) {
+      record.deferredLines += 1;
     } else if (body?.content?.startsWith('⚠️')) {
       if (isOutageLine(body.content)) record.outageLines += 1;
       else record.failureLines += 1;

@@ -15,7 +15,7 @@ import { deliverEvent } from '../../test/fakes/slack/slack-events.js';
 import { questionEnvelope } from '../../test/support/processes/slack-workspace.js';
 import type { SoakConversation, SoakDriver, TurnSpec } from './conversation.js';
 import { answeredTagOf } from './settings.js';
-import { isOutageLine, newTurnRecord, outcomeOf, type TurnRecord } from './turn-record.js';
+import { isDeferredLine, isOutageLine, newTurnRecord, outcomeOf, type TurnRecord } from './turn-record.js';
 
 export interface SlackDriverOptions {
   fake: FakeSlackApi;
@@ -194,6 +194,8 @@ export class SlackSoakDriver implements SoakDriver {
       record.answerTags.push(answeredTag);
       record.finalAt ??= at;
       pending.settle();
+    } else if (isDeferredLine(content)) {
+      record.deferredLines += 1;
     } else if (content.startsWith(':warning:')) {
       if (isOutageLine(content)) record.outageLines += 1;
       else record.failureLines += 1;

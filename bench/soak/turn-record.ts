@@ -39,6 +39,8 @@ export interface TurnRecord {
   outageLines: number;
   /** Any other failure line. */
   failureLines: number;
+  /** Replies saying the answer was ready but could not be saved, and will come once memory is back (not final). */
+  deferredLines: number;
   /** Every update of this turn's reply: when it reached the platform and when its response was back. */
   edits: Array<[number, number]>;
   modelCalls: Interval[];
@@ -54,6 +56,14 @@ const OUTAGE_LINE = /could not take your message/;
 
 export function isOutageLine(text: string): boolean {
   return OUTAGE_LINE.test(text);
+}
+
+/** The line the bot gives when an answer could not be saved and recovery will post it (src/engine/turn-errors.ts). */
+const DEFERRED_LINE = /Your message is saved, and I will answer it here/;
+
+/** A promise of a later answer, not a final reply: the user waits for the answer, as the soak does. */
+export function isDeferredLine(text: string): boolean {
+  return DEFERRED_LINE.test(text);
 }
 
 export function outcomeOf(record: TurnRecord): TurnOutcome {
@@ -77,5 +87,5 @@ export function isDuplicated(record: TurnRecord): boolean {
 
 /** A fresh record for an event about to be sent. */
 export function newTurnRecord(fields: Pick<TurnRecord, 'platform' | 'thread' | 'turn' | 'attempt' | 'tag' | 'question' | 'messageId' | 'deliveredTo' | 'duplicateKind' | 'sentAt' | 'sentDuringOutage'>): TurnRecord {
-  return { ...fields, responseTypes: [], refusedAsAlreadyHandled: 0, finalAnswers: 0, answerTags: [], outageLines: 0, failureLines: 0, edits: [], modelCalls: [] };
+  return { ...fields, responseTypes: [], refusedAsAlreadyHandled: 0, finalAnswers: 0, answerTags: [], outageLines: 0, failureLines: 0, deferredLines: 0, edits: [], modelCalls: [] };
 }
