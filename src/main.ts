@@ -56,14 +56,29 @@ async function main(): Promise<void> {
     // One budget for the whole shutdown, since the orchestrator's grace period ends in SIGKILL: running
     // turns get most of it, and what they still need when it is up goes to telling users to ask again.
     const cancelGraceMs = Math.min(5_000, Math.round(config.SHUTDOWN_DEADLINE_MS / 5));
-    const drainEndsAt = Date.now() + config.SHUTDOWN_DEADLINE_MS - cancelGraceMs;
+    const shutdownEndsAt = Date.now() + config.SHUTDOWN_DEADLINE_MS;
+    const drainEndsAt = shutdownEndsAt - cancelGraceMs;
     const remainingMs = () => Math.max(0, drainEndsAt - Date.now());
     await platforms.stopAccepting(remainingMs());
     await engine.close(remainingMs(), cancelGraceMs);
-    await platforms.close();
-    await models.close();
-    settings.close();
-    await backends.close();
+    const closing = (async () => {
+      await platforms.close();
+      await models.close();
+      settings.close();
+      await backends.close();
+    })();
+    // Saying goodbye to a frozen Redis or a hung platform must not outlast the deadline either; the
+    // exit closes every connection anyway. The floor leaves a healthy close the moment it needs.
+    const closeBudgetMs = Math.max(1_000, shutdownEndsAt - Date.now());
+    const finishedClosing = closing.then(
+      () => true,
+      (error: unknown) => {
+        logger.error({ err: error instanceof Error ? error.message : String(error) }, 'closing connections failed; exiting anyway');
+        return true;
+      },
+    );
+    const closed = await Promise.race([finishedClosing, new Promise<false>((resolve) => setTimeout(() => resolve(false), closeBudgetMs).unref())]);
+    if (!closed) logger.warn({ closeBudgetMs }, 'closing connections overran the shutdown deadline; exiting anyway');
     process.exit(exitCode);
   };
   process.once('SIGINT', () => void stop('SIGINT', 130));
