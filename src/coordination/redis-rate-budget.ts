@@ -147,7 +147,8 @@ export class RedisRateBudget implements RateBudget {
     const { key, limits, client } = this.options;
     const id = randomUUID();
     const cost = String(Math.max(0, Math.ceil(tokens)));
-    const reply = await this.options.fallback.call('rate budget admission', () =>
+    const member = `${id}:${cost}`;
+    const admission = this.options.fallback.call('rate budget admission', () =>
       client.eval(ACQUIRE, {
         keys: [key],
         arguments: [
@@ -160,8 +161,14 @@ export class RedisRateBudget implements RateBudget {
         ],
       }),
     );
+    const reply = await admission.catch((error: unknown) => {
+      // Redis may have applied the admission although its reply never came (our deadline, a dropped
+      // connection); handed back, it does not hold a slot of every replica's budget for the in-flight limit.
+      client.eval(RELEASE, { keys: [key], arguments: [member] }).catch(() => {});
+      throw error;
+    });
     const [admitted, waitMs, decidedByInFlight] = Array.isArray(reply) ? reply.map(Number) : [];
-    if (admitted === 1) return { admitted: true, permit: this.permitFor(`${id}:${cost}`) };
+    if (admitted === 1) return { admitted: true, permit: this.permitFor(member) };
     const wait = Math.max(1, waitMs ?? this.recheckMs);
     // An in-flight entry's score is only its latest possible expiry; its response usually comes much sooner.
     return { admitted: false, retryInMs: decidedByInFlight === 1 ? Math.min(wait, this.recheckMs) : wait };

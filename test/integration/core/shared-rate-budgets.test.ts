@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRateBudgets, type RateBudgets } from '../../../src/composition/rate-budgets.js';
 import { RedisRateBudget } from '../../../src/coordination/redis-rate-budget.js';
+import { RedisBudgetFallback } from '../../../src/coordination/redis-budget-fallback.js';
 import { createRedisClient, startConnecting, type RedisClient } from '../../../src/redis/connection.js';
 import { silentLogger, type Logger } from '../../../src/observability/logger.js';
 import type { RateLimits } from '../../../src/providers/http/rate-limiter.js';
@@ -196,5 +197,35 @@ describe('a rate budget when Redis fails', () => {
         return entries().some((entry) => entry.msg === 'shared rate budgets are back in Redis');
       }, { timeout: 10_000, interval: 200 })
       .toBe(true);
+  });
+
+  it('hands back an admission Redis applied whose reply was lost, so it does not hold a slot of the shared window', async () => {
+    const url = requireRedisUrl();
+    const keyPrefix = sharedPrefix('rate-lost-reply');
+    const { client } = await replica(url, keyPrefix);
+    const key = `${keyPrefix}:rate:{clova:lost-reply}`;
+    let loseNextReply = true;
+    // The admission reaches Redis and is applied; only its reply goes missing, as with a dropped connection.
+    const losingClient = {
+      eval: async (...args: Parameters<RedisClient['eval']>) => {
+        const reply = await client.eval(...args);
+        if (loseNextReply) {
+          loseNextReply = false;
+          throw new Error('Socket closed unexpectedly');
+        }
+        return reply;
+      },
+    };
+    const budget = new RedisRateBudget({
+      client: losingClient,
+      key,
+      limits: { requestsPerMinute: 1 },
+      fallback: new RedisBudgetFallback({ logger: silentLogger(), retryRedisAfterMs: 0 }),
+    });
+
+    await expect(budget.tryAcquire(1)).rejects.toThrow();
+    await expect.poll(async () => client.zCard(key)).toBe(0);
+    // The one request of this minute is still there to be had.
+    expect(await budget.tryAcquire(1)).toMatchObject({ admitted: true });
   });
 });
