@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Answerer, AnswerRequest } from '../engine/answerer.js';
 import type { Answer } from '../engine/answer.js';
-import type { ChatMessage, ChatModel, TokenCounter } from '../providers/types.js';
+import type { ChatModel, TokenCounter } from '../providers/types.js';
+import { SystemMessageTokens } from './system-message-tokens.js';
 
 export interface ChatAnswererOptions {
   model: ChatModel;
@@ -20,6 +21,7 @@ export const DEFAULT_PERSONA =
  */
 export function createChatAnswerer(options: ChatAnswererOptions): Answerer {
   const systemMessage = { role: 'system' as const, content: options.systemPrompt };
+  const systemMessageTokens = new SystemMessageTokens(options.tokenCounter);
   return {
     reservedTokens: options.tokenCounter.countText(options.systemPrompt) + 8,
     async answer(request: AnswerRequest): Promise<Answer> {
@@ -48,7 +50,7 @@ export function createChatAnswerer(options: ChatAnswererOptions): Answerer {
             usage: completion.usage,
           };
           // One call whose prompt is the system message plus the history: its figure is clean.
-          const systemTokens = completion.usage.inputTokens > 0 ? await countOrUndefined(options.tokenCounter, system, request.signal) : undefined;
+          const systemTokens = completion.usage.inputTokens > 0 ? await systemMessageTokens.of(system.content, request.signal) : undefined;
           if (systemTokens !== undefined) answer.promptTokens = { reportedTokens: completion.usage.inputTokens, addedTokens: systemTokens };
           return answer;
         }
@@ -56,15 +58,4 @@ export function createChatAnswerer(options: ChatAnswererOptions): Answerer {
       throw new Error('the chat stream ended without a completed event');
     },
   };
-}
-
-/** The message's tokens as the history is counted; undefined when the counter fails, which only skips this turn's correction. */
-async function countOrUndefined(counter: TokenCounter, message: ChatMessage, signal: AbortSignal): Promise<number | undefined> {
-  try {
-    const [count] = await counter.countMessages([message], signal);
-    return count;
-  } catch (error) {
-    if (signal.aborted) throw error;
-    return undefined;
-  }
 }

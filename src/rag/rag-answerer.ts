@@ -14,6 +14,7 @@ import { DocumentRegistry } from './document-registry.js';
 import { searchAndRerank } from './search-and-rerank.js';
 import { parseSearchArguments, SEARCH_TOOL } from './search-tool.js';
 import { buildSystemPrompt } from './system-prompt.js';
+import { SystemMessageTokens } from '../answering/system-message-tokens.js';
 
 export interface RagAnswererOptions {
   reasoner: Reasoner;
@@ -241,37 +242,4 @@ async function firstCallReport(
   const systemTokens = await systemMessageTokens.of(systemPrompt, signal);
   if (systemTokens === undefined) return undefined;
   return { reportedTokens: completion.usage.inputTokens, addedTokens: systemTokens + toolSchemaTokens };
-}
-
-/** Most distinct system prompts (the default plus channel personas) whose counts are kept. */
-const MAX_REMEMBERED_PROMPTS = 64;
-
-/**
- * Tokens of a system prompt as a chat message, counted the way the history is (per-message special
- * tokens included) and remembered per prompt text: the prompt rarely changes and the counter may be
- * a remote tokenizer. Undefined when counting fails, which only costs this turn's correction.
- */
-class SystemMessageTokens {
-  private readonly known = new Map<string, number>();
-
-  constructor(
-    private readonly counter: TokenCounter,
-    private readonly logger: Logger,
-  ) {}
-
-  async of(systemPrompt: string, signal: AbortSignal): Promise<number | undefined> {
-    const known = this.known.get(systemPrompt);
-    if (known !== undefined) return known;
-    try {
-      const [count] = await this.counter.countMessages([{ role: 'system', content: systemPrompt }], signal);
-      if (count === undefined || !Number.isFinite(count)) return undefined;
-      if (this.known.size >= MAX_REMEMBERED_PROMPTS) this.known.clear();
-      this.known.set(systemPrompt, count);
-      return count;
-    } catch (error) {
-      if (signal.aborted) throw error;
-      this.logger.debug({ err: error instanceof Error ? error.message : String(error) }, 'could not count the system prompt; token counts stay as they are this turn');
-      return undefined;
-    }
-  }
 }
