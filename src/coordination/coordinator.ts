@@ -20,7 +20,7 @@ export interface LockOptions {
  * A message waiting for its thread's lock, recorded where every replica sees it so that it outlives
  * the process that received it. That process renews a lease on it while it waits (and while it
  * answers); once the lease has run out, the process is presumed dead and whoever holds the thread's
- * lock may take the message over (`takeAbandonedPending`).
+ * lock may take the message over (`adoptAbandonedPending`).
  */
 export interface PendingHold {
   /** Arrival order within the thread: lower numbers arrived earlier. */
@@ -34,6 +34,8 @@ export interface PendingHold {
    * message; false: another process took it over. Repeat calls give the first answer again.
    */
   remove(): Promise<boolean>;
+  /** Stops renewing and leaves the entry: once its lease runs out another process takes the message over. */
+  abandon(): void;
 }
 
 /** A pending message as another process sees it. */
@@ -41,6 +43,11 @@ export interface PendingEntry {
   id: string;
   sequence: number;
   payload: string;
+}
+
+/** A pending message taken over from a process that stopped, and this process's hold on it. */
+export interface AdoptedPending extends PendingEntry {
+  hold: PendingHold;
 }
 
 /**
@@ -66,12 +73,15 @@ export interface Coordinator {
   /** The entries waiting in a thread, oldest first, whoever holds them. */
   listPending(threadKey: string): Promise<PendingEntry[]>;
   /**
-   * Deletes and returns, oldest first, entries whose lease ran out (their process stopped), for the
-   * holder of the thread's lock to answer. Only the leading run is taken: an abandoned message is
-   * never answered ahead of a live one that arrived before it. Each entry goes to one caller only.
-   * `arrivedBefore` limits it to entries with a lower sequence.
+   * Takes over, oldest first, entries whose lease ran out (their process stopped), for the holder of
+   * the thread's lock to answer: each stays recorded, payload and arrival order kept, under a lease
+   * of this process (renewed until removed or abandoned), and the stopped holder's hold no longer
+   * owns it. Nothing is lost if the answering stops halfway: the rest lapse to the next process.
+   * Only the leading run is taken: an abandoned message is never answered ahead of a live one that
+   * arrived before it. Each entry goes to one caller only. `arrivedBefore` limits it to entries with
+   * a lower sequence.
    */
-  takeAbandonedPending(threadKey: string, options?: { arrivedBefore?: number }): Promise<PendingEntry[]>;
+  adoptAbandonedPending(threadKey: string, options?: { arrivedBefore?: number }): Promise<AdoptedPending[]>;
   /** Threads with a turn in flight, possibly left behind by a process that died. */
   listInFlight(): Promise<string[]>;
   /** Stops renewing this process's pending leases (their messages are left to other processes). */

@@ -1,4 +1,4 @@
-import { LockLostError, LockWaitTimeoutError, type Coordinator, type LockOptions, type PendingEntry, type PendingHold, type ThreadLock } from './coordinator.js';
+import { LockLostError, LockWaitTimeoutError, type AdoptedPending, type Coordinator, type LockOptions, type PendingEntry, type PendingHold, type ThreadLock } from './coordinator.js';
 
 interface ThreadQueue {
   held: boolean;
@@ -52,6 +52,11 @@ export class MemoryCoordinator implements Coordinator {
     const record: PendingRecord = { sequence: this.nextSequence++, payload, leaseUntil: Date.now() + this.pendingLeaseMs };
     entries.set(id, record);
     this.inFlight.add(threadKey);
+    return this.holdOf(threadKey, id, record);
+  }
+
+  /** Owning an entry is holding its current record: one adopted by another process has a new record. */
+  private holdOf(threadKey: string, id: string, record: PendingRecord): PendingHold {
     const isOurs = () => this.pending.get(threadKey)?.get(id) === record;
     const renewal = setInterval(() => {
       if (isOurs()) record.leaseUntil = Date.now() + this.pendingLeaseMs;
@@ -84,6 +89,7 @@ export class MemoryCoordinator implements Coordinator {
         }
         return removed;
       },
+      abandon: stop,
     };
   }
 
@@ -91,16 +97,19 @@ export class MemoryCoordinator implements Coordinator {
     return [...(this.pending.get(threadKey) ?? [])].map(([id, record]) => ({ id, sequence: record.sequence, payload: record.payload }));
   }
 
-  async takeAbandonedPending(threadKey: string, options: { arrivedBefore?: number } = {}): Promise<PendingEntry[]> {
+  async adoptAbandonedPending(threadKey: string, options: { arrivedBefore?: number } = {}): Promise<AdoptedPending[]> {
     const now = Date.now();
-    const taken: PendingEntry[] = [];
-    for (const [id, record] of this.pending.get(threadKey) ?? []) {
+    const entries = this.pending.get(threadKey);
+    const adopted: AdoptedPending[] = [];
+    for (const [id, record] of entries ?? []) {
       if (options.arrivedBefore !== undefined && record.sequence >= options.arrivedBefore) break;
       if (record.leaseUntil >= now) break;
-      this.deletePending(threadKey, id);
-      taken.push({ id, sequence: record.sequence, payload: record.payload });
+      // Set under the same id, so it keeps its place in arrival order.
+      const ours: PendingRecord = { ...record, leaseUntil: now + this.pendingLeaseMs };
+      entries!.set(id, ours);
+      adopted.push({ id, sequence: ours.sequence, payload: ours.payload, hold: this.holdOf(threadKey, id, ours) });
     }
-    return taken;
+    return adopted;
   }
 
   private deletePending(threadKey: string, id: string): void {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { LockLostError, LockWaitTimeoutError, type Coordinator, type LockOptions, type PendingEntry, type PendingHold, type ThreadLock } from './coordinator.js';
+import { LockLostError, LockWaitTimeoutError, type AdoptedPending, type Coordinator, type LockOptions, type PendingEntry, type PendingHold, type ThreadLock } from './coordinator.js';
 import { redisCall } from '../redis/connection.js';
 import type { ChannelSubscriber, RedisCommands } from '../redis/redis-commands.js';
 import type { Logger } from '../observability/logger.js';
@@ -120,28 +120,39 @@ redis.call('HDEL', KEYS[4], ARGV[1])
 return 1`;
 
 /**
- * Deletes and returns the leading run of messages whose lease ran out, oldest first, as flat
- * id, arrival number, payload triples. ARGV: highest arrival number to consider ('+inf' or '(n').
+ * Takes over the leading run of messages whose lease ran out, oldest first: each keeps its arrival
+ * number and payload under a new id (ARGV adopter prefix .. ':' .. arrival number) with a fresh
+ * lease, so the stopped holder's id no longer owns it should that process wake up. Returns flat new
+ * id, arrival number, payload triples. ARGV: highest arrival number to consider ('+inf' or '(n'),
+ * adopter prefix, lease ms, key ttl ms.
  */
-const TAKE_ABANDONED = `
+const ADOPT_ABANDONED = `
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local waiting = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES')
-local taken = {}
+local adopted = {}
 for index = 1, #waiting, 2 do
   local id = waiting[index]
+  local sequence = waiting[index + 1]
   if tonumber(redis.call('HGET', KEYS[3], id) or '0') >= now then break end
   local payload = redis.call('HGET', KEYS[4], id)
   redis.call('ZREM', KEYS[2], id)
   redis.call('HDEL', KEYS[3], id)
   redis.call('HDEL', KEYS[4], id)
   if payload then
-    taken[#taken + 1] = id
-    taken[#taken + 1] = waiting[index + 1]
-    taken[#taken + 1] = payload
+    local adoptedId = ARGV[2] .. ':' .. sequence
+    redis.call('ZADD', KEYS[2], sequence, adoptedId)
+    redis.call('HSET', KEYS[3], adoptedId, now + tonumber(ARGV[3]))
+    redis.call('HSET', KEYS[4], adoptedId, payload)
+    adopted[#adopted + 1] = adoptedId
+    adopted[#adopted + 1] = sequence
+    adopted[#adopted + 1] = payload
   end
 end
-return taken`;
+if #adopted > 0 then
+  for index = 1, 4 do redis.call('PEXPIRE', KEYS[index], ARGV[4]) end
+end
+return adopted`;
 
 /** Every waiting message, oldest first, as flat id, arrival number, payload triples. */
 const LIST_PENDING = `
@@ -295,14 +306,25 @@ export class RedisCoordinator implements Coordinator {
     const keys = this.pendingKeysFor(threadKey);
     const id = `${this.processId}:${randomUUID()}`;
     const run = (script: string, ...args: string[]) => this.client.eval(script, { keys, arguments: [id, ...args] });
+    // In flight before recorded: a process that dies between the two leaves a thread the sweep finds
+    // empty and clears, never a waiting message no sweep finds. Marked again after: a turn of this
+    // thread finishing meanwhile may have cleared the mark before our entry was there to keep it.
+    await this.markInFlight(threadKey);
     const sequence = Number(await redisCall('record waiting message', () => run(ADD_PENDING, payload, String(this.pendingLeaseMs), String(PENDING_RETENTION_MS))));
     try {
       await this.markInFlight(threadKey);
     } catch (error) {
-      // Not findable by recovery, so not recorded at all: the caller tells the user.
+      // Not surely findable by recovery, so not recorded at all: the caller tells the user.
       await run(REMOVE_PENDING).catch(() => {});
       throw error;
     }
+    return this.holdOf(threadKey, id, sequence);
+  }
+
+  /** Renews, updates and removes the waiting message `id` (owning the id is owning the message). */
+  private holdOf(threadKey: string, id: string, sequence: number): PendingHold {
+    const keys = this.pendingKeysFor(threadKey);
+    const run = (script: string, ...args: string[]) => this.client.eval(script, { keys, arguments: [id, ...args] });
     const renew = async () => (await run(RENEW_PENDING, String(this.pendingLeaseMs), String(PENDING_RETENTION_MS))) === 1;
     const renewal = setInterval(() => {
       void renew().then(
@@ -337,6 +359,7 @@ export class RedisCoordinator implements Coordinator {
         );
         return removal;
       },
+      abandon: stop,
     };
   }
 
@@ -345,10 +368,13 @@ export class RedisCoordinator implements Coordinator {
     return pendingEntriesOf(reply);
   }
 
-  async takeAbandonedPending(threadKey: string, options: { arrivedBefore?: number } = {}): Promise<PendingEntry[]> {
+  async adoptAbandonedPending(threadKey: string, options: { arrivedBefore?: number } = {}): Promise<AdoptedPending[]> {
     const highest = options.arrivedBefore === undefined ? '+inf' : `(${options.arrivedBefore}`;
-    const reply = await redisCall('take abandoned messages', () => this.client.eval(TAKE_ABANDONED, { keys: this.pendingKeysFor(threadKey), arguments: [highest] }));
-    return pendingEntriesOf(reply);
+    const adopter = `${this.processId}:${randomUUID()}`;
+    const reply = await redisCall('adopt abandoned messages', () =>
+      this.client.eval(ADOPT_ABANDONED, { keys: this.pendingKeysFor(threadKey), arguments: [highest, adopter, String(this.pendingLeaseMs), String(PENDING_RETENTION_MS)] }),
+    );
+    return pendingEntriesOf(reply).map((entry) => ({ ...entry, hold: this.holdOf(threadKey, entry.id, entry.sequence) }));
   }
 
   async close(): Promise<void> {
@@ -466,7 +492,7 @@ function hashTagOf(threadKey: string): string {
   return `{${threadKey.replace(/[{}]/g, '_') || '_'}}`;
 }
 
-/** Flat id, arrival number, payload triples (LIST_PENDING, TAKE_ABANDONED) as entries. */
+/** Flat id, arrival number, payload triples (LIST_PENDING, ADOPT_ABANDONED) as entries. */
 function pendingEntriesOf(reply: unknown): PendingEntry[] {
   const flat = Array.isArray(reply) ? reply.map(String) : [];
   const entries: PendingEntry[] = [];

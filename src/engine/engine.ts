@@ -203,24 +203,41 @@ class Engine implements ConversationEngine {
       const readable = (await coordinator.listPending(threadKey)).map((entry) => waitingMessageFrom(threadKey, entry.payload)).find((waiting) => waiting !== undefined);
       if (readable?.message.platform !== platform) return 0;
     }
+    // Adopted, not taken: until each is stored in the thread its record stays, so that whatever stops
+    // this loop (a failed load, a shutdown, this process dying) leaves the rest to lapse to the next sweep.
+    const adopted = await coordinator.adoptAbandonedPending(threadKey, arrivedBefore === undefined ? {} : { arrivedBefore });
     let answered = 0;
-    for (const entry of await coordinator.takeAbandonedPending(threadKey, arrivedBefore === undefined ? {} : { arrivedBefore })) {
-      const waiting = waitingMessageFrom(threadKey, entry.payload);
-      if (!waiting) {
-        log.error({ pendingId: entry.id }, 'dropped a waiting message whose record could not be read');
-        continue;
+    try {
+      for (const { id, payload, hold } of adopted) {
+        if (this.closing) break;
+        const waiting = waitingMessageFrom(threadKey, payload);
+        if (!waiting) {
+          log.error({ pendingId: id }, 'dropped a waiting message whose record could not be read');
+          await hold.remove();
+          continue;
+        }
+        const { message, replyHandle } = waiting;
+        // Stored means its own turn had begun before the process stopped: that turn's in-flight record covered it.
+        const state = (await store.load(threadKey)).state;
+        if (state?.messages.some((stored) => stored.id === message.messageId && stored.role === 'user')) {
+          await hold.remove();
+          continue;
+        }
+        log.warn({ messageId: message.messageId, eventId: message.eventId }, 'answering a message whose process stopped while it waited for its thread');
+        const sink = sinkFor(message, replyHandle);
+        try {
+          await this.attempt(message, sink, log, async () => {
+            const policy = await this.policyFor(message);
+            return this.answerInLock(message, sink, lock, log, policy === 'disabled' ? this.defaultPolicy() : policy, () => hold.remove());
+          });
+        } finally {
+          // As for a live turn: one that ended before storing the message (its user was told) drops the record too.
+          await hold.remove().catch((error: unknown) => log.warn({ err: describeError(error) }, 'could not remove the record of a waiting message'));
+        }
+        answered += 1;
       }
-      const { message, replyHandle } = waiting;
-      // Stored means its own turn had begun before the process stopped: that turn's in-flight record covered it.
-      const state = (await store.load(threadKey)).state;
-      if (state?.messages.some((stored) => stored.id === message.messageId && stored.role === 'user')) continue;
-      log.warn({ messageId: message.messageId, eventId: message.eventId }, 'answering a message whose process stopped while it waited for its thread');
-      const sink = sinkFor(message, replyHandle);
-      await this.attempt(message, sink, log, async () => {
-        const policy = await this.policyFor(message);
-        return this.answerInLock(message, sink, lock, log, policy === 'disabled' ? this.defaultPolicy() : policy);
-      });
-      answered += 1;
+    } finally {
+      for (const { hold } of adopted) hold.abandon();
     }
     return answered;
   }
@@ -318,7 +335,8 @@ class Engine implements ConversationEngine {
     try {
       await this.answerAbandoned(message.threadKey, message.platform, sinkFor, lock, log.child({ recovery: true }), sequence);
     } catch (error) {
-      // Left for the sweep; the user's own message must not fail because of someone else's.
+      // Those not yet answered stay recorded and lapse to the next sweep; the user's own message must
+      // not fail because of someone else's.
       log.warn({ err: describeError(error) }, 'could not answer messages abandoned ahead of this one');
     }
   }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as delay } from 'node:timers/promises';
 import { MemoryCoordinator } from '../../../src/coordination/memory-coordinator.js';
 import { RedisCoordinator } from '../../../src/coordination/redis-coordinator.js';
-import { LockWaitTimeoutError, type Coordinator } from '../../../src/coordination/coordinator.js';
+import { LockWaitTimeoutError, type AdoptedPending, type Coordinator } from '../../../src/coordination/coordinator.js';
 import { createRedisClient, type RedisClient } from '../../../src/redis/connection.js';
 import { createRedisClusterClient, type RedisClusterClient } from '../../../src/redis/cluster-connection.js';
 import type { ChannelSubscriber, RedisCommands } from '../../../src/redis/redis-commands.js';
@@ -21,6 +21,13 @@ interface ReplicaOptions {
   maxPollIntervalMs?: number;
 }
 
+interface Peer {
+  coordinator: Coordinator;
+  die(): Promise<void>;
+  /** Stops renewing its leases but keeps its connection: a process frozen for a while (a long pause) that may wake up. */
+  stall(): Promise<void>;
+}
+
 interface CoordinatorBackend {
   name: string;
   start(): Promise<void>;
@@ -33,7 +40,7 @@ interface CoordinatorBackend {
    * A replica and a way to make its process "die": it stops renewing anything and releases nothing.
    * Absent in memory, where no replica can die on its own.
    */
-  peer?(options?: ReplicaOptions): Promise<{ coordinator: Coordinator; die(): Promise<void> }>;
+  peer?(options?: ReplicaOptions): Promise<Peer>;
   cleanup(): Promise<void>;
 }
 
@@ -79,8 +86,9 @@ function redisBackend(): CoordinatorBackend {
     },
     async peer(options = {}) {
       const client = await connected();
+      const coordinator = redisCoordinator(client, undefined, prefix, options);
       // A killed process: its connection is gone, so its renewals fail.
-      return { coordinator: redisCoordinator(client, undefined, prefix, options), die: async () => client.destroy() };
+      return { coordinator, die: async () => client.destroy(), stall: () => coordinator.close() };
     },
     async cleanup() {
       await deleteKeysWithPrefix(requireRedisUrl(), prefix);
@@ -111,7 +119,8 @@ function redisClusterBackend(): CoordinatorBackend {
     },
     async peer(options = {}) {
       const client = await connected();
-      return { coordinator: redisCoordinator(client, undefined, prefix, options), die: async () => client.destroy() };
+      const coordinator = redisCoordinator(client, undefined, prefix, options);
+      return { coordinator, die: async () => client.destroy(), stall: () => coordinator.close() };
     },
     async cleanup() {
       await Promise.all(clients.map((client) => client.close()));
@@ -325,7 +334,7 @@ for (const backend of [memoryBackend(), redisBackend(), redisClusterBackend()]) 
         const hold = await first.addPending(threadKey, 'slow but alive');
         // Three leases' worth of waiting: only renewals keep the entry from being taken.
         await delay(3 * PENDING_LEASE_MS);
-        expect(await second.takeAbandonedPending(threadKey)).toEqual([]);
+        expect(await second.adoptAbandonedPending(threadKey)).toEqual([]);
         expect(await hold.isOurs()).toBe(true);
         expect(await hold.remove()).toBe(true);
         // A second removal reports the first one, not someone else's take-over.
@@ -340,20 +349,22 @@ for (const backend of [memoryBackend(), redisBackend(), redisClusterBackend()]) 
         const peer = await backend.peer!();
         const abandoned = await peer.coordinator.addPending(threadKey, 'left behind');
         const live = await first.addPending(threadKey, 'still waiting');
-        expect(await second.takeAbandonedPending(threadKey)).toEqual([]);
+        expect(await second.adoptAbandonedPending(threadKey)).toEqual([]);
         await peer.die();
 
-        const taken: string[] = [];
-        await expect
-          .poll(async () => {
-            const batches = await Promise.all([first.takeAbandonedPending(threadKey), second.takeAbandonedPending(threadKey)]);
-            taken.push(...batches.flat().map((entry) => entry.payload));
-            return taken.length;
-          }, { timeout: 10 * PENDING_LEASE_MS, interval: 50 })
-          .toBeGreaterThan(0);
-        await Promise.all([first.takeAbandonedPending(threadKey), second.takeAbandonedPending(threadKey)]).then((batches) => taken.push(...batches.flat().map((entry) => entry.payload)));
-        expect(taken).toEqual(['left behind']);
+        const adopted: AdoptedPending[] = [];
+        const race = async () => {
+          const batches = await Promise.all([first.adoptAbandonedPending(threadKey), second.adoptAbandonedPending(threadKey)]);
+          adopted.push(...batches.flat());
+          return adopted.length;
+        };
+        await expect.poll(race, { timeout: 10 * PENDING_LEASE_MS, interval: 50 }).toBeGreaterThan(0);
+        await race();
+        expect(adopted.map((entry) => [entry.payload, entry.sequence])).toEqual([['left behind', abandoned.sequence]]);
         expect(abandoned.sequence).toBeLessThan(live.sequence);
+        // Adopted, it stays recorded until its adopter has dealt with it.
+        expect((await first.listPending(threadKey)).map((entry) => entry.payload)).toEqual(['left behind', 'still waiting']);
+        expect(await adopted[0]!.hold.remove()).toBe(true);
         expect((await first.listPending(threadKey)).map((entry) => entry.payload)).toEqual(['still waiting']);
         expect(await live.isOurs()).toBe(true);
         expect(await live.remove()).toBe(true);
@@ -366,32 +377,82 @@ for (const backend of [memoryBackend(), redisBackend(), redisClusterBackend()]) 
         const live = await first.addPending(threadKey, 'live, second');
         await peer.coordinator.addPending(threadKey, 'abandoned, third');
         await peer.die();
+        const adopted: AdoptedPending[] = [];
         await expect
-          .poll(async () => (await second.takeAbandonedPending(threadKey, { arrivedBefore: live.sequence })).map((entry) => entry.payload), { timeout: 10 * PENDING_LEASE_MS, interval: 50 })
+          .poll(async () => {
+            adopted.push(...(await second.adoptAbandonedPending(threadKey, { arrivedBefore: live.sequence })));
+            return adopted.map((entry) => entry.payload);
+          }, { timeout: 10 * PENDING_LEASE_MS, interval: 50 })
           .toEqual(['abandoned, first']);
         expect(abandonedFirst.sequence).toBeLessThan(live.sequence);
+        expect(await adopted[0]!.hold.remove()).toBe(true);
         // Well past the third one's lease: the live message ahead of it still holds it back.
         await delay(2 * PENDING_LEASE_MS);
-        expect(await second.takeAbandonedPending(threadKey)).toEqual([]);
+        expect(await second.adoptAbandonedPending(threadKey)).toEqual([]);
         await live.remove();
-        expect((await second.takeAbandonedPending(threadKey)).map((entry) => entry.payload)).toEqual(['abandoned, third']);
+        const third = await second.adoptAbandonedPending(threadKey);
+        expect(third.map((entry) => entry.payload)).toEqual(['abandoned, third']);
+        expect(await third[0]!.hold.remove()).toBe(true);
         expect(await first.listPending(threadKey)).toEqual([]);
+      });
+
+      acrossProcesses('are adopted, payload and arrival order kept, under a lease of the adopter: their stalled holder no longer owns them, and what the adopter abandons lapses to the next one', async () => {
+        const threadKey = `pending-adopted-${Math.random()}`;
+        const peer = await backend.peer!();
+        const stalled = [await peer.coordinator.addPending(threadKey, 'first'), await peer.coordinator.addPending(threadKey, '두 번째')];
+        await peer.stall();
+        const adopted: AdoptedPending[] = [];
+        await expect
+          .poll(async () => adopted.push(...(await second.adoptAbandonedPending(threadKey))), { timeout: 10 * PENDING_LEASE_MS, interval: 50 })
+          .toBe(2);
+        expect(adopted.map((entry) => [entry.payload, entry.sequence])).toEqual([['first', stalled[0]!.sequence], ['두 번째', stalled[1]!.sequence]]);
+        // The stalled process wakes up: the messages are no longer its to answer.
+        expect(await stalled[0]!.isOurs()).toBe(false);
+        expect(await stalled[1]!.update('stale')).toBe(false);
+        expect(await stalled[1]!.remove()).toBe(false);
+        // Two leases on: the adopter's renewals keep them from everyone else.
+        await delay(2 * PENDING_LEASE_MS);
+        expect(await first.adoptAbandonedPending(threadKey)).toEqual([]);
+        expect((await first.listPending(threadKey)).map((entry) => entry.payload)).toEqual(['first', '두 번째']);
+
+        // The adopter answers the first, then stops (say, it is shutting down).
+        expect(await adopted[0]!.hold.remove()).toBe(true);
+        adopted[1]!.hold.abandon();
+        const readopted: AdoptedPending[] = [];
+        await expect
+          .poll(async () => {
+            readopted.push(...(await first.adoptAbandonedPending(threadKey)));
+            return readopted.map((entry) => entry.payload);
+          }, { timeout: 10 * PENDING_LEASE_MS, interval: 50 })
+          .toEqual(['두 번째']);
+        expect(await adopted[1]!.hold.remove()).toBe(false);
+        expect(await readopted[0]!.hold.remove()).toBe(true);
+        expect(await second.listPending(threadKey)).toEqual([]);
+        await peer.die();
       });
     });
   });
 }
 
 describe('MemoryCoordinator, closed', () => {
-  it('stops renewing its waiting messages, which are then taken once each, oldest first', async () => {
+  it('stops renewing its waiting messages, which are then adopted once each, oldest first, and no longer its own', async () => {
     const coordinator = new MemoryCoordinator({ pendingLeaseMs: PENDING_LEASE_MS });
-    await coordinator.addPending('closed-thread', 'first');
-    await coordinator.addPending('closed-thread', 'second');
-    expect(await coordinator.takeAbandonedPending('closed-thread')).toEqual([]);
+    const holds = [await coordinator.addPending('closed-thread', 'first'), await coordinator.addPending('closed-thread', 'second')];
+    expect(await coordinator.adoptAbandonedPending('closed-thread')).toEqual([]);
     await coordinator.close();
+    const adopted: AdoptedPending[] = [];
     await expect
-      .poll(async () => (await coordinator.takeAbandonedPending('closed-thread')).map((entry) => entry.payload), { timeout: 10 * PENDING_LEASE_MS, interval: 50 })
+      .poll(async () => {
+        adopted.push(...(await coordinator.adoptAbandonedPending('closed-thread')));
+        return adopted.map((entry) => entry.payload);
+      }, { timeout: 10 * PENDING_LEASE_MS, interval: 50 })
       .toEqual(['first', 'second']);
-    expect(await coordinator.takeAbandonedPending('closed-thread')).toEqual([]);
+    expect(await coordinator.adoptAbandonedPending('closed-thread')).toEqual([]);
+    expect(await holds[0]!.isOurs()).toBe(false);
+    expect(await holds[1]!.remove()).toBe(false);
+    expect(await Promise.all(adopted.map((entry) => entry.hold.remove()))).toEqual([true, true]);
+    expect(await coordinator.listPending('closed-thread')).toEqual([]);
+    await coordinator.close();
   });
 });
 

@@ -280,6 +280,10 @@ describe('messages that waited for their thread when their process died', () => 
       expect(answerer.requests).toHaveLength(0);
       // Given back: a platform retry of the same event is taken.
       expect(await fixture.engine.claimEvent(message.eventId)).toBe(true);
+      expect(await fixture.backends.coordinator.listPending(threadKey)).toEqual([]);
+      // The thread was listed before the write was tried (so that a crash between the two loses nothing);
+      // the next sweep finds nothing there and unlists it.
+      expect(await fixture.engine.recoverOrphanedTurns('slack', () => recordingSink())).toBe(0);
       expect(await fixture.backends.coordinator.listInFlight()).toEqual([]);
     } finally {
       await fixture.close();
