@@ -81,7 +81,7 @@ export interface SlackEventReport {
   eventType: string;
   /** The message ts, for events about a message. */
   ts?: string;
-  result: 'answered' | 'failed' | 'duplicate' | 'ignored' | 'reset' | 'feedback' | 'handed-off' | 'error';
+  result: 'answered' | 'failed' | 'duplicate' | 'ignored' | 'reset' | 'feedback' | 'handed-off' | 'handed-over' | 'error';
   /** Why an event was ignored, or the failure code. */
   reason?: string;
   firstVisibleMs?: number;

@@ -47,3 +47,20 @@ export class AnswerDeferredError extends BotError {
     });
   }
 }
+
+/**
+ * The turn ended before the message was stored in its thread (the wait for the thread failed, or
+ * the turn failed early) and the message's waiting record could not be removed: conversation memory
+ * stayed unreachable. The record is left to lapse, and recovery answers the message then; telling
+ * the user to send it again would answer it twice.
+ */
+export class MessageKeptError extends BotError {
+  constructor(cause: unknown) {
+    super({
+      code: 'message_kept',
+      message: 'The turn ended before the message was stored, and its waiting record could not be removed; recovery will answer it once its lease runs out',
+      userMessage: 'I lost the connection to my conversation memory before I could get to your message. Your message is saved, and I will answer it here once the connection is back.',
+      cause,
+    });
+  }
+}

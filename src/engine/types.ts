@@ -85,7 +85,13 @@ export type TurnOutcome =
   | { kind: 'reset' }
   /** The channel's settings say the bot stays silent here, or a person has taken the thread over. */
   | { kind: 'ignored' }
-  | { kind: 'handed-off'; contacts: string[] };
+  | { kind: 'handed-off'; contacts: string[] }
+  /**
+   * The engine was shutting down while the message waited for its thread: it stays recorded, with
+   * where its reply shows, for another process to answer. Nothing final was posted here, and nothing
+   * should be: the adapter treats it as done.
+   */
+  | { kind: 'handed-over' };
 
 /** A click on a feedback button under an answer. */
 export interface Feedback {
