@@ -1,7 +1,9 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createTestEngine, incomingMessage, recordingSink, scriptedAnswerer } from '../../support/engine-fixture.js';
 import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix, withRedisClient } from '../../support/redis.js';
 import type { Answerer } from '../../../src/engine/answerer.js';
+import { ThreadStoreError } from '../../../src/history/thread-store.js';
 import type { RecoverySinkFactory, ReplyHandle, ReplySink } from '../../../src/engine/types.js';
 
 describe('turns left in flight by a process that died', () => {
@@ -258,6 +260,142 @@ describe('messages that waited for their thread when their process died', () => 
       await live.close();
       await dying.engine.close(100).catch(() => {});
       await deleteKeysWithPrefix(url, keyPrefix);
+    }
+  });
+
+  /**
+   * A process that dies while answering `texts[0]`, the rest of `texts` waiting behind it in that order.
+   * Short lock and waiter expiry (the waiting messages' leases follow the waiter's): recovery within a second.
+   */
+  async function diedWithMessagesWaiting(keyPrefix: string, threadKey: string, texts: string[]): Promise<{ tuning: { redisUrl: string; keyPrefix: string; lockTtlMs: number; waiterTtlMs: number }; close(): Promise<void> }> {
+    const tuning = { redisUrl: requireRedisUrl(), keyPrefix, lockTtlMs: 300, waiterTtlMs: 600 };
+    const hanging = scriptedAnswerer([{ text: 'never finished', delayMs: 60_000 }]);
+    const dying = await createTestEngine({ answerer: hanging, ...tuning });
+    void dying.engine.handle(incomingMessage(threadKey, texts[0]!, { platform: 'slack' }), recordingSink()).catch(() => {});
+    await expect.poll(() => hanging.requests.length).toBe(1);
+    for (const [index, text] of texts.slice(1).entries()) {
+      void dying.engine.handle(incomingMessage(threadKey, text, { platform: 'slack' }), recordingSink()).catch(() => {});
+      await expect.poll(async () => (await dying.backends.coordinator.listPending(threadKey)).length).toBe(index + 1);
+    }
+    dying.backends.redis!.destroy();
+    return { tuning, close: () => dying.engine.close(100).catch(() => {}) };
+  }
+
+  /** Recovery sinks that record, in order, which replica answered which message and how the reply ended. */
+  function recoveryLog() {
+    const recovered: Array<{ by: string; text: string; ended: () => string | undefined }> = [];
+    const sinksFor = (by: string): RecoverySinkFactory => (message) => {
+      const sink = recordingSink();
+      recovered.push({ by, text: message.text, ended: () => sink.events.at(-1)?.type });
+      return sink;
+    };
+    return { recovered, sinksFor };
+  }
+
+  it('are all answered, once each and in order, when a failed load stops the survivor halfway: the rest stay recorded for the next sweep', async () => {
+    const keyPrefix = uniquePrefix('crash-queued-blip');
+    const threadKey = 'slack:T1:C1:960.000';
+    const texts = ['first', 'second', 'third', 'fourth'];
+    const dead = await diedWithMessagesWaiting(keyPrefix, threadKey, texts);
+    const answerer = scriptedAnswerer((request) => ({ text: `Answer to: ${request.message.text}` }));
+    const survivor = await createTestEngine({ answerer, ...dead.tuning });
+    // A Redis blip between two recovered messages: the second is answered, the third not yet begun.
+    const store = survivor.backends.store;
+    const load = store.load.bind(store);
+    let blipped = false;
+    store.load = async (key) => {
+      const loaded = await load(key);
+      if (!blipped && loaded.state?.messages.some((message) => message.content === 'Answer to: second')) {
+        blipped = true;
+        throw new ThreadStoreError('load', key, new Error('connection lost'));
+      }
+      return loaded;
+    };
+    const { recovered, sinksFor } = recoveryLog();
+    try {
+      await expect
+        .poll(async () => {
+          await survivor.engine.recoverOrphanedTurns('slack', sinksFor('survivor'));
+          return recovered.length;
+        }, { timeout: 15_000, interval: 100 })
+        .toBe(4);
+      expect(blipped).toBe(true);
+      expect(recovered.map((entry) => [entry.text, entry.ended()])).toEqual(texts.map((text) => [text, 'answer-completed']));
+      expect(answerer.requests.map((request) => request.message.text)).toEqual(texts);
+      const state = (await store.load(threadKey)).state!;
+      expect(state.messages.map((message) => [message.role, message.content, message.status])).toEqual(
+        texts.flatMap((text) => [['user', text, 'answered'], ['assistant', `Answer to: ${text}`, undefined]]),
+      );
+      expect(await survivor.engine.recoverOrphanedTurns('slack', sinksFor('survivor'))).toBe(0);
+      expect(await survivor.backends.coordinator.listPending(threadKey)).toEqual([]);
+      expect(await survivor.backends.coordinator.listInFlight()).toEqual([]);
+    } finally {
+      await survivor.close();
+      await dead.close();
+      await deleteKeysWithPrefix(requireRedisUrl(), keyPrefix);
+    }
+  });
+
+  it('are left to the next replica, once each and in order, by a survivor that starts shutting down halfway', async () => {
+    const keyPrefix = uniquePrefix('crash-queued-close');
+    const threadKey = 'slack:T1:C1:970.000';
+    const texts = ['first', 'second', 'third'];
+    const dead = await diedWithMessagesWaiting(keyPrefix, threadKey, texts);
+    let releaseSecond!: () => void;
+    const secondMayFinish = new Promise<void>((resolve) => (releaseSecond = resolve));
+    const asked: string[] = [];
+    const scripted = scriptedAnswerer((request) => ({ text: `Answer to: ${request.message.text}` }));
+    const answerer: Answerer = {
+      reservedTokens: 0,
+      async answer(request) {
+        asked.push(request.message.text);
+        if (request.message.text === 'second') await secondMayFinish;
+        return scripted.answer(request);
+      },
+    };
+    const stopping = await createTestEngine({ answerer, ...dead.tuning });
+    const next = await createTestEngine({ answerer, ...dead.tuning });
+    const { recovered, sinksFor } = recoveryLog();
+    try {
+      // Sweeps until the dead holder's lock and the waiting messages' leases have run out.
+      const sweeping = (async () => {
+        while (!asked.includes('second')) {
+          await stopping.engine.recoverOrphanedTurns('slack', sinksFor('stopping'));
+          await delay(100);
+        }
+      })();
+      await expect.poll(() => asked, { timeout: 15_000 }).toContain('second');
+      // SIGTERM while the second message is being answered: that answer is finished, the third is not begun.
+      const closed = stopping.engine.close(5_000);
+      releaseSecond();
+      await closed;
+      await sweeping;
+      expect(recovered.map((entry) => [entry.by, entry.text])).toEqual([['stopping', 'first'], ['stopping', 'second']]);
+
+      await expect
+        .poll(async () => {
+          await next.engine.recoverOrphanedTurns('slack', sinksFor('next'));
+          return recovered.length;
+        }, { timeout: 15_000, interval: 100 })
+        .toBe(3);
+      expect(recovered.map((entry) => [entry.by, entry.text, entry.ended()])).toEqual([
+        ['stopping', 'first', 'answer-completed'],
+        ['stopping', 'second', 'answer-completed'],
+        ['next', 'third', 'answer-completed'],
+      ]);
+      expect(asked).toEqual(texts);
+      const state = (await next.backends.store.load(threadKey)).state!;
+      expect(state.messages.map((message) => [message.role, message.content, message.status])).toEqual(
+        texts.flatMap((text) => [['user', text, 'answered'], ['assistant', `Answer to: ${text}`, undefined]]),
+      );
+      expect(await next.backends.coordinator.listPending(threadKey)).toEqual([]);
+      expect(await next.backends.coordinator.listInFlight()).toEqual([]);
+    } finally {
+      releaseSecond();
+      await stopping.close();
+      await next.close();
+      await dead.close();
+      await deleteKeysWithPrefix(requireRedisUrl(), keyPrefix);
     }
   });
 
