@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { BotError, errorCodeOf, isCancellation, isContextOverflow, userMessageOf } from '../errors.js';
 import { emptyThreadState, type StoredMessage, type ThreadState } from '../history/thread-state.js';
-import type { ThreadStore } from '../history/thread-store.js';
+import type { LoadedThread, ThreadStore } from '../history/thread-store.js';
 import type { Coordinator, PendingHold, ThreadLock } from '../coordination/coordinator.js';
 import type { HistoryCompactor, TokenBudget } from '../compaction/types.js';
 import { withoutConfirmedCounts } from '../compaction/token-counts.js';
 import type { Answerer } from './answerer.js';
 import { textAnswer, type Answer } from './answer.js';
 import { asksForPerson, caseSummary } from './handoff.js';
-import { AnswerDeferredError, EmptyMessageError, EngineClosingError, TurnTimeoutError } from './turn-errors.js';
+import { AnswerDeferredError, EarlierTurnUnfinishedError, EmptyMessageError, EngineClosingError, TurnTimeoutError } from './turn-errors.js';
 import { boundMessage, inFlightRecord, isBlank, withAssistantMessage, withUnansweredMessage } from './thread-transitions.js';
 import { trackReplyHandle } from './reply-handle-tracking.js';
 import { waitingMessageFrom, waitingMessagePayload } from './waiting-message.js';
@@ -134,7 +134,8 @@ class Engine implements ConversationEngine {
         recovered += await coordinator.withThreadLock(
           threadKey,
           async (lock) => {
-            // Holding the lock proves no live turn is running here; a leftover record means its process died.
+            // Holding the lock proves no live turn is running here; a leftover record means its process
+            // died or gave up saving its answer.
             const state = (await store.load(threadKey)).state;
             const orphan = state?.inFlight;
             if (orphan && orphan.platform !== platform) return 0;
@@ -154,7 +155,10 @@ class Engine implements ConversationEngine {
     return recovered;
   }
 
-  /** Finishes a turn whose process died while it held the thread (the caller holds the lock now). */
+  /**
+   * Finishes a turn whose process died while it held the thread, or gave up saving its answer (the
+   * caller holds the lock now).
+   */
   private async finishOrphan(
     threadKey: string,
     state: ThreadState,
@@ -174,7 +178,7 @@ class Engine implements ConversationEngine {
       text: stored?.content ?? '',
       receivedAt: orphan.receivedAt,
     };
-    log.warn({ orphanedBy: orphan.processId, messageId: orphan.messageId }, 'finishing a turn left in flight by a process that stopped');
+    log.warn({ orphanedBy: orphan.processId, messageId: orphan.messageId }, 'finishing a turn left in flight by a process that stopped or could not save its answer');
     const sink = sinkFor(message, orphan.replyHandle);
     if (orphan.answer) {
       // The answer was stored before its process died; post it rather than ask the model again.
@@ -414,7 +418,7 @@ class Engine implements ConversationEngine {
     const { store } = this.options;
     const { compactor, answerer } = policy;
     const notices: string[] = [];
-    const loaded = await store.load(message.threadKey);
+    const loaded = await this.loadFinishingOrphan(message, lock, log);
     if (loaded.quarantinedAs) {
       notices.push('I could not read the earlier history of this thread, so I set it aside for an operator and started fresh.');
     }
@@ -516,6 +520,37 @@ class Engine implements ConversationEngine {
       if (!(failure instanceof AnswerDeferredError)) await this.markFailed(isContextOverflow(failure) ? withoutConfirmedCounts(state) : state, userMessage.id, lock, log);
       throw failure;
     }
+  }
+
+  /**
+   * Loads the thread for `message`'s turn. An in-flight record of another message found there belongs
+   * to a turn that is provably not running (this turn holds the lock): its answer could not be saved
+   * (AnswerDeferredError) or its process stopped. That turn is finished first, in its own reply, so
+   * its record is not written over and the thread keeps its order.
+   */
+  private async loadFinishingOrphan(message: IncomingMessage, lock: ThreadLock, log: Logger): Promise<LoadedThread> {
+    const { store } = this.options;
+    const loaded = await store.load(message.threadKey);
+    const orphan = loaded.state?.inFlight;
+    if (!loaded.state || !orphan || orphan.messageId === message.messageId) return loaded;
+    const recoveryLog = log.child({ recovery: true });
+    const sinkFor = this.recoverySinks.get(orphan.platform);
+    if (sinkFor) {
+      await this.finishOrphan(message.threadKey, loaded.state, orphan, sinkFor, lock, recoveryLog);
+    } else {
+      // No recovery sweep of that platform ran in this process, so nothing here can post its reply.
+      recoveryLog.error({ messageId: orphan.messageId, platform: orphan.platform }, 'a turn left in flight cannot be finished here; its message is marked unanswered');
+      await this.markFailed(loaded.state, orphan.messageId, lock, recoveryLog);
+    }
+    const reloaded = await store.load(message.threadKey);
+    const left = reloaded.state?.inFlight;
+    if (left && left.messageId !== message.messageId) {
+      // Still unanswered (its answer deferred again, say): the record is all that keeps that message.
+      if (!left.answer) throw new EarlierTurnUnfinishedError(message.threadKey, left.messageId);
+      // Answered, posted and in the history: only clearing the record failed.
+      recoveryLog.warn({ messageId: left.messageId }, 'could not clear the in-flight record of a turn finished ahead of this one; writing over it');
+    }
+    return reloaded;
   }
 
   /**

@@ -34,8 +34,9 @@ export class EngineClosingError extends BotError {
 
 /**
  * The answer was ready but the conversation memory stayed unreachable while it was being saved.
- * The question and its in-flight record were saved before the model was asked, so crash recovery
- * answers it once memory is back; asking the user to send it again would answer it twice.
+ * The question and its in-flight record were saved before the model was asked, so it is answered
+ * once memory is back: by the next turn in the thread, which finishes the record before its own
+ * message, or else by the recovery sweep. Asking the user to send it again would answer it twice.
  */
 export class AnswerDeferredError extends BotError {
   constructor(cause: unknown) {
@@ -61,6 +62,21 @@ export class MessageKeptError extends BotError {
       message: 'The turn ended before the message was stored, and its waiting record could not be removed; recovery will answer it once its lease runs out',
       userMessage: 'I lost the connection to my conversation memory before I could get to your message. Your message is saved, and I will answer it here once the connection is back.',
       cause,
+    });
+  }
+}
+
+/**
+ * A turn left in flight ahead of this one (its answer deferred, or its process stopped) could not be
+ * finished, so its record still stands: writing over it would drop that message for good. It stays
+ * for the recovery sweep, and this message, not yet stored, is refused.
+ */
+export class EarlierTurnUnfinishedError extends BotError {
+  constructor(threadKey: string, earlierMessageId: string) {
+    super({
+      code: 'earlier_turn_unfinished',
+      message: `The turn of message ${earlierMessageId} left in flight in ${threadKey} could not be finished ahead of this one`,
+      userMessage: 'I could not finish answering an earlier message in this thread, so I could not take yours. Please send it again in a minute.',
     });
   }
 }

@@ -1,10 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { createTestEngine, incomingMessage, recordingSink, scriptedAnswerer } from '../../support/engine-fixture.js';
+import { createTestEngine, incomingMessage, recordingSink, scriptedAnswerer, type TestEngine } from '../../support/engine-fixture.js';
 import { deleteKeysWithPrefix, requireRedisUrl, uniquePrefix, withRedisClient } from '../../support/redis.js';
 import type { Answerer } from '../../../src/engine/answerer.js';
 import { ThreadStoreError } from '../../../src/history/thread-store.js';
-import type { RecoverySinkFactory, ReplyHandle, ReplySink } from '../../../src/engine/types.js';
+import type { IncomingMessage, RecoverySinkFactory, ReplyHandle, ReplySink } from '../../../src/engine/types.js';
+import { emptyThreadState, type StoredMessage } from '../../../src/history/thread-state.js';
+import { inFlightRecord } from '../../../src/engine/thread-transitions.js';
 
 describe('turns left in flight by a process that died', () => {
   it('are finished once, into the reply the dead process had started, even with two replicas sweeping', async () => {
@@ -111,6 +113,73 @@ describe('turns left in flight by a process that died', () => {
       await survivor.close();
       await dying.engine.close(100).catch(() => {});
       await deleteKeysWithPrefix(url, keyPrefix);
+    }
+  });
+
+  /** The thread as a turn leaves it when it stops between saving the question and saving the answer. */
+  async function leftInFlight(fixture: TestEngine, message: IncomingMessage, replyHandle?: ReplyHandle): Promise<void> {
+    const now = Date.now();
+    const question: StoredMessage = { id: message.messageId, role: 'user', content: message.text, createdAt: message.receivedAt, authorId: message.author.id };
+    await fixture.backends.coordinator.markInFlight(message.threadKey);
+    await fixture.backends.store.save({ ...emptyThreadState(message.threadKey, now), messages: [question], inFlight: inFlightRecord(message, 'a-stopped-process', now, replyHandle) });
+  }
+
+  it('are finished by the next turn in the thread, into their own reply and before its message, when it comes before any sweep', async () => {
+    const answerer = scriptedAnswerer((request) => ({ text: `Answer to: ${request.message.text}` }));
+    const fixture = await createTestEngine({ answerer });
+    const recovered: Array<{ text: string; handle: ReplyHandle | undefined; sink: ReturnType<typeof recordingSink> }> = [];
+    const sinkFor: RecoverySinkFactory = (message, handle) => {
+      const sink = recordingSink();
+      recovered.push({ text: message.text, handle, sink });
+      return sink;
+    };
+    try {
+      // The adapter's startup sweep hands the engine its recovery sinks (nothing is in flight yet).
+      expect(await fixture.engine.recoverOrphanedTurns('slack', sinkFor)).toBe(0);
+      const threadKey = 'slack:T1:C1:780.000';
+      const earlier = incomingMessage(threadKey, 'what is the refund policy?', { platform: 'slack' });
+      const placeholder = { channel: 'C1', placeholderTs: '780.100' };
+      await leftInFlight(fixture, earlier, placeholder);
+
+      const sink = recordingSink();
+      expect((await fixture.engine.handle(incomingMessage(threadKey, 'hello?', { platform: 'slack' }), sink)).kind).toBe('answered');
+      expect(recovered.map((entry) => [entry.text, entry.handle, entry.sink.events.at(-1)?.type])).toEqual([[earlier.text, placeholder, 'answer-completed']]);
+      expect(sink.events.filter((event) => event.type === 'answer-completed')).toHaveLength(1);
+      expect(answerer.requests.map((request) => request.message.text)).toEqual([earlier.text, 'hello?']);
+      const state = (await fixture.backends.store.load(threadKey)).state!;
+      expect(state.inFlight).toBeUndefined();
+      expect(state.messages.map((message) => [message.role, message.content, message.status])).toEqual([
+        ['user', earlier.text, 'answered'],
+        ['assistant', `Answer to: ${earlier.text}`, undefined],
+        ['user', 'hello?', 'answered'],
+        ['assistant', 'Answer to: hello?', undefined],
+      ]);
+      expect(await fixture.engine.recoverOrphanedTurns('slack', sinkFor)).toBe(0);
+      expect(recovered).toHaveLength(1);
+    } finally {
+      await fixture.close();
+    }
+  });
+
+  it('leave their message marked unanswered, not silently written over, when the next turn has no way to post to their platform', async () => {
+    const answerer = scriptedAnswerer((request) => ({ text: `Answer to: ${request.message.text}` }));
+    const fixture = await createTestEngine({ answerer });
+    try {
+      // No sweep ran in this process (the console has none), so it has no recovery sink to reply with.
+      const threadKey = 'console:left-in-flight';
+      const earlier = incomingMessage(threadKey, 'first question');
+      await leftInFlight(fixture, earlier);
+      expect((await fixture.engine.handle(incomingMessage(threadKey, 'second question'), recordingSink())).kind).toBe('answered');
+      expect(answerer.requests.map((request) => request.message.text)).toEqual(['second question']);
+      const state = (await fixture.backends.store.load(threadKey)).state!;
+      expect(state.inFlight).toBeUndefined();
+      expect(state.messages.map((message) => [message.role, message.content, message.status])).toEqual([
+        ['user', 'first question', 'failed'],
+        ['user', 'second question', 'answered'],
+        ['assistant', 'Answer to: second question', undefined],
+      ]);
+    } finally {
+      await fixture.close();
     }
   });
 

@@ -138,6 +138,50 @@ describe('a conversation across a Redis restart', () => {
     ]);
   });
 
+  it('keeps that promise when the user writes again before any sweep: the saved message is answered first, then the new one, once each', async () => {
+    redis = await startPersistentRedis();
+    // No sweep after the one at startup: only the next turn in the thread can keep the promise.
+    bed = await createFaultBed({ redisUrl: redis.url, modelHeadersTimeoutMs: 10_000, answerSaveGraceMs: 300, lockTtlMs: 1_000, recoverySweepMs: 3_600_000 });
+    const first = await bed.ask('How do I configure Redis for several replicas?');
+    const model = holdNextModelCall(bed);
+    const second = bed.startAsk('Redis를 어떻게 설정하나요?', first.threadId);
+    await model.reached;
+    await redis.stop();
+    model.release();
+    const deferred = await second.turn;
+    expect(deferred.reply.content).toMatch(/^⚠️ .*I will answer it here once the connection is back\.$/);
+    await redis.start();
+    const backends = bed.backends;
+    await waitFor('the bot to reconnect to Redis', () => backends.redis?.isReady === true);
+
+    const third = await bed.ask('What happens if Redis goes away?', first.threadId);
+
+    // Writes Discord took that put an answer (it carries buttons) on a reply: by the interaction's own route, or as a channel edit from recovery.
+    const answersPut = (reply: { token: string; id: string }) =>
+      bed!.proxy.exchanges.filter((exchange) => {
+        const path = decodeURIComponent(exchange.path);
+        const onReply = path.endsWith(`/${reply.token}/messages/@original`) || path.endsWith(`/messages/${reply.id}`);
+        return onReply && exchange.status < 300 && ((exchange.body as { components?: unknown[] } | undefined)?.components?.length ?? 0) > 0;
+      });
+    // The promised answer, in the reply that promised it, and the new question's own: one each, nothing posted beside them.
+    const recovered = bed.discord.fake.originalResponse(deferred.token)!;
+    expect(recovered.content).not.toMatch(/^⚠️/);
+    expect(recovered.components.length).toBeGreaterThan(0);
+    expect(answersPut({ token: deferred.token, id: recovered.id })).toHaveLength(1);
+    expect(third.reply.content).not.toMatch(/^⚠️/);
+    expect(answersPut({ token: third.token, id: third.reply.id })).toHaveLength(1);
+    expect(bed.discord.fake.channelMessages(first.threadId).filter((message) => message.components.length > 0).map((message) => message.id)).toEqual([recovered.id, third.reply.id]);
+    const state = await bed.stored(first.threadId);
+    expect(state?.messages.map((message) => [message.role, message.role === 'user' ? message.id : 'answer', message.status])).toEqual([
+      ['user', first.interactionId, 'answered'],
+      ['assistant', 'answer', undefined],
+      ['user', deferred.interactionId, 'answered'],
+      ['assistant', 'answer', undefined],
+      ['user', third.interactionId, 'answered'],
+      ['assistant', 'answer', undefined],
+    ]);
+  });
+
   it('tells a user plainly that their message was not taken while Redis is down, and carries on with nothing lost once it is back', async () => {
     redis = await startPersistentRedis();
     bed = await createFaultBed({ redisUrl: redis.url });
