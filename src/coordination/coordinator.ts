@@ -13,6 +13,7 @@ export interface LockOptions {
   onQueued?: () => void | Promise<void>;
   /** Give up waiting after this long. */
   waitTimeoutMs?: number;
+  /** Gives up waiting (with `LockWaitTimeoutError`) once aborted; work already running is not affected. */
   signal?: AbortSignal;
 }
 
@@ -30,8 +31,11 @@ export interface PendingHold {
   /** Replaces the stored payload (e.g. once the reply has a place on the platform); false when the entry is no longer ours. */
   update(payload: string): Promise<boolean>;
   /**
-   * Stops renewing and deletes the entry if it is still ours. True: this process deals with the
-   * message; false: another process took it over. Repeat calls give the first answer again.
+   * Deletes the entry if it is still ours and stops renewing. True: this process deals with the
+   * message; false: another process took it over. Repeat calls give the first answer again. A call
+   * that throws leaves the outcome open (the write may have been applied with its reply lost), so the
+   * lease is still renewed and a later call settles it, counting an entry already gone as its own;
+   * a caller that gives up calls `abandon`.
    */
   remove(): Promise<boolean>;
   /** Stops renewing and leaves the entry: once its lease runs out another process takes the message over. */
@@ -84,6 +88,11 @@ export interface Coordinator {
   adoptAbandonedPending(threadKey: string, options?: { arrivedBefore?: number }): Promise<AdoptedPending[]>;
   /** Threads with a turn in flight, possibly left behind by a process that died. */
   listInFlight(): Promise<string[]>;
+  /**
+   * Whether what is recorded here is seen by other processes and outlives this one (Redis). Only
+   * then can a process that shuts down leave its waiting messages to another one.
+   */
+  readonly sharedAcrossProcesses: boolean;
   /** Stops renewing this process's pending leases (their messages are left to other processes). */
   close(): Promise<void>;
 }

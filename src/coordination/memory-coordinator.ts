@@ -122,6 +122,9 @@ export class MemoryCoordinator implements Coordinator {
     return [...this.inFlight];
   }
 
+  /** Nothing here outlives the process: a waiting message cannot be left to anyone. */
+  readonly sharedAcrossProcesses = false;
+
   async claimEvent(eventId: string, ttlMs: number): Promise<boolean> {
     const now = Date.now();
     const expiresAt = this.claims.get(eventId);
@@ -175,19 +178,26 @@ export class MemoryCoordinator implements Coordinator {
     const started = Date.now();
     await new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const grant = () => {
+      const settle = () => {
         if (timer) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', giveUp);
+      };
+      const grant = () => {
+        settle();
         resolve();
       };
+      const giveUp = () => {
+        const index = queue.waiters.indexOf(grant);
+        if (index < 0) return; // granted already: the lock is ours
+        queue.waiters.splice(index, 1);
+        settle();
+        reject(new LockWaitTimeoutError(threadKey, Date.now() - started));
+      };
       queue.waiters.push(grant);
-      if (options.waitTimeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          const index = queue.waiters.indexOf(grant);
-          if (index >= 0) queue.waiters.splice(index, 1);
-          reject(new LockWaitTimeoutError(threadKey, Date.now() - started));
-        }, options.waitTimeoutMs);
-      }
+      if (options.waitTimeoutMs !== undefined) timer = setTimeout(giveUp, options.waitTimeoutMs);
+      options.signal?.addEventListener('abort', giveUp, { once: true });
       void Promise.resolve(options.onQueued?.()).catch(() => {});
+      if (options.signal?.aborted) giveUp();
     });
   }
 

@@ -302,6 +302,8 @@ export class RedisCoordinator implements Coordinator {
     return redisCall('list turns in flight', () => this.client.sMembers(this.inFlightKey));
   }
 
+  readonly sharedAcrossProcesses = true;
+
   async addPending(threadKey: string, payload: string): Promise<PendingHold> {
     const keys = this.pendingKeysFor(threadKey);
     const id = `${this.processId}:${randomUUID()}`;
@@ -331,7 +333,8 @@ export class RedisCoordinator implements Coordinator {
         (ours) => {
           if (ours) return;
           stop();
-          this.logger.warn({ threadKey }, 'a waiting message was taken over by another process (its lease had run out)');
+          // Gone after a removal of ours failed: most likely that removal was applied after all.
+          if (!removalFailed) this.logger.warn({ threadKey }, 'a waiting message was taken over by another process (its lease had run out)');
         },
         (error: unknown) => this.logger.warn({ threadKey, err: String(error) }, 'could not renew the lease of a waiting message; will retry'),
       );
@@ -343,16 +346,23 @@ export class RedisCoordinator implements Coordinator {
       this.pendingRenewals.delete(renewal);
     };
     let removal: Promise<boolean> | undefined;
+    let removalFailed = false;
     return {
       sequence,
       isOurs: () => redisCall('check waiting message', renew),
       update: async (next) => (await redisCall('update waiting message', () => run(UPDATE_PENDING, next))) === 1,
       remove: () => {
-        stop();
-        // Remembered once it succeeded: the second call must not report someone else's removal.
+        // Remembered once settled: a second call must not report someone else's removal.
         removal ??= redisCall('remove waiting message', () => run(REMOVE_PENDING)).then(
-          (reply) => reply === 1,
+          (reply) => {
+            stop();
+            // A removal that failed may have been applied with its reply lost (a dropped connection,
+            // a restart): then nothing is left for this one. The lease, renewed meanwhile, kept
+            // everyone else from taking the entry.
+            return reply === 1 || removalFailed;
+          },
           (error: unknown) => {
+            removalFailed = true;
             removal = undefined;
             throw error;
           },
