@@ -8,7 +8,7 @@ import { withoutConfirmedCounts } from '../compaction/token-counts.js';
 import type { Answerer } from './answerer.js';
 import { textAnswer, type Answer } from './answer.js';
 import { asksForPerson, caseSummary } from './handoff.js';
-import { AnswerDeferredError, EarlierTurnUnfinishedError, EmptyMessageError, EngineClosingError, TurnTimeoutError } from './turn-errors.js';
+import { AnswerDeferredError, EarlierTurnUnfinishedError, EmptyMessageError, EngineClosingError, MessageKeptError, TurnTimeoutError } from './turn-errors.js';
 import { boundMessage, inFlightRecord, isBlank, withAssistantMessage, withUnansweredMessage } from './thread-transitions.js';
 import { trackReplyHandle } from './reply-handle-tracking.js';
 import { waitingMessageFrom, waitingMessagePayload } from './waiting-message.js';
@@ -81,6 +81,9 @@ class Engine implements ConversationEngine {
   private readonly options: Required<Omit<ConversationEngineOptions, 'metrics' | 'policyFor'>> & Pick<ConversationEngineOptions, 'metrics' | 'policyFor'>;
   private readonly running = new Set<Promise<unknown>>();
   private closing = false;
+  /** Aborted as soon as `close` is called: waits for a thread stop, and their messages go to another process. */
+  private readonly closeStarted = new AbortController();
+  /** Aborted when the shutdown deadline cancels running turns. */
   private readonly closeController = new AbortController();
   /** Identifies this process in in-flight records, for operators reading them. */
   private readonly processId = randomUUID();
@@ -248,6 +251,7 @@ class Engine implements ConversationEngine {
 
   async close(deadlineMs = 30_000, cancelGraceMs = deadlineMs): Promise<void> {
     this.closing = true;
+    this.closeStarted.abort(new EngineClosingError());
     const everything = Promise.allSettled([...this.running]).then(() => 'done' as const);
     const deadline = (ms: number) => new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), ms).unref());
     if ((await Promise.race([everything, deadline(deadlineMs)])) === 'deadline') {
@@ -273,32 +277,7 @@ class Engine implements ConversationEngine {
       if (isBlank(message.text)) throw new EmptyMessageError();
       // While it waits for the thread the message exists nowhere else: recorded, it survives this process.
       const hold = await this.recordWaiting(message);
-      const queuedAt = this.options.now();
-      try {
-        return await coordinator.withThreadLock(
-          message.threadKey,
-          async (lock) => {
-            metrics?.queueWait.observe((this.options.now() - queuedAt) / 1000);
-            await this.answerAbandonedAhead(message, hold.sequence, lock, log);
-            if (!(await hold.isOurs())) {
-              // Our lease ran out while we waited (a long pause), and another process has answered the message.
-              log.warn({ messageId: message.messageId }, 'a waiting message was taken over by another process; not answering it twice');
-              return { kind: 'duplicate' } as const;
-            }
-            try {
-              return await this.answerInLock(message, sink, lock, log, policy, () => hold.remove());
-            } finally {
-              // A turn that ended before storing the message (it failed, and the user was told) drops the record too.
-              await hold.remove().catch((error: unknown) => log.warn({ err: describeError(error) }, 'could not remove the record of a waiting message'));
-            }
-          },
-          { onQueued: () => this.announceQueued(message, sink, hold, log), waitTimeoutMs: this.options.turnTimeoutMs },
-        );
-      } catch (error) {
-        // The wait failed (timeout, Redis): the user is told so, unless another process took the message over meanwhile.
-        if (!(await hold.remove().catch(() => true))) return { kind: 'duplicate' } as const;
-        throw error;
-      }
+      return this.answerWhenThreadFree(message, sink, policy, hold, log);
     });
     metrics?.turns.inc({ platform: message.platform, outcome: outcome.kind });
     if (outcome.kind === 'answered') metrics?.turnDuration.observe((this.options.now() - message.receivedAt) / 1000);
@@ -316,6 +295,104 @@ class Engine implements ConversationEngine {
       await this.options.coordinator.releaseEvent(message.eventId).catch(() => {});
       throw error;
     }
+  }
+
+  /**
+   * Waits for the thread, then answers the recorded message. Until the message is stored in the
+   * thread its record is all that keeps it, so every way out settles the record first: removed (what
+   * the user is told is final), taken over by another process (which answers; nothing is said here),
+   * kept because memory stayed unreachable (the user is told it will be answered), or left to another
+   * process when this one shuts down.
+   */
+  private async answerWhenThreadFree(message: IncomingMessage, sink: ReplySink, policy: TurnPolicy, hold: PendingHold, log: Logger): Promise<TurnOutcome> {
+    const { coordinator, metrics } = this.options;
+    const queuedAt = this.options.now();
+    // Alone, nobody could take the message over: it keeps waiting through the drain instead.
+    const handsOver = coordinator.sharedAcrossProcesses;
+    let announced: Promise<void> | undefined;
+    // From here on a failure is the turn's own, and reaches the user as it is.
+    let lockTaken = false;
+    try {
+      return await coordinator.withThreadLock(
+        message.threadKey,
+        async (lock) => {
+          lockTaken = true;
+          metrics?.queueWait.observe((this.options.now() - queuedAt) / 1000);
+          // A turn begun now might be cancelled before it finishes, and its user told to ask again.
+          if (this.closing && handsOver) return await this.handOver(message, sink, hold, announced, log);
+          let stored = false;
+          try {
+            await this.answerAbandonedAhead(message, hold.sequence, lock, log);
+            if (!(await hold.isOurs())) {
+              // Our lease ran out while we waited (a long pause), and another process has answered the message.
+              hold.abandon();
+              log.warn({ messageId: message.messageId }, 'a waiting message was taken over by another process; not answering it twice');
+              return { kind: 'duplicate' } as const;
+            }
+            return await this.answerInLock(message, sink, lock, log, policy, () => {
+              stored = true;
+              return hold.remove();
+            });
+          } catch (error) {
+            if (stored) throw error;
+            // Ended before the message was stored: the failure is final only once the record is gone.
+            if ((await this.settleRecord(hold, log)) === 'kept') throw new MessageKeptError(error);
+            throw error;
+          } finally {
+            // Stored, the thread keeps the message; a record left behind only makes recovery find it stored.
+            if (stored) {
+              await hold.remove().catch((error: unknown) => {
+                hold.abandon();
+                log.warn({ err: describeError(error) }, 'could not remove the record of a stored message');
+              });
+            }
+          }
+        },
+        {
+          onQueued: () => (announced = this.announceQueued(message, sink, hold, log)),
+          waitTimeoutMs: this.options.turnTimeoutMs,
+          signal: handsOver ? this.closeStarted.signal : this.closeController.signal,
+        },
+      );
+    } catch (error) {
+      if (lockTaken) throw error;
+      if (this.closing && handsOver) return this.handOver(message, sink, hold, announced, log);
+      const settled = await this.settleRecord(hold, log);
+      // Our lease ran out while we waited (a long pause), and another process answers the message.
+      if (settled === 'taken-over') return { kind: 'duplicate' } as const;
+      if (settled === 'kept') throw new MessageKeptError(error);
+      throw this.closing && error instanceof LockWaitTimeoutError ? new EngineClosingError() : error;
+    }
+  }
+
+  /**
+   * Removes the record of a message whose turn ended before storing it, riding out an unreachable
+   * memory for up to `answerSaveGraceMs`. When it cannot be removed it is `kept`: no longer renewed,
+   * it lapses, and recovery answers the message then.
+   */
+  private async settleRecord(hold: PendingHold, log: Logger): Promise<'removed' | 'taken-over' | 'kept'> {
+    let removed = false;
+    try {
+      await this.rideOutMemoryOutage(async () => void (removed = await hold.remove()), log, (error) => error);
+    } catch (error) {
+      hold.abandon();
+      log.error({ err: describeError(error) }, 'could not remove the record of a waiting message; recovery will answer it');
+      return 'kept';
+    }
+    return removed ? 'removed' : 'taken-over';
+  }
+
+  /**
+   * Leaves a waiting message to another process as this one shuts down, saying nothing final: its
+   * record stays, no longer renewed, and once its lease runs out the next sweep (or the next turn in
+   * the thread) answers it where its reply shows.
+   */
+  private async handOver(message: IncomingMessage, sink: ReplySink, hold: PendingHold, announced: Promise<void> | undefined, log: Logger): Promise<TurnOutcome> {
+    // Where the reply shows goes into the record first: a Discord /ask, say, is finished in its own reply.
+    await (announced ?? this.announceQueued(message, sink, hold, log));
+    hold.abandon();
+    log.info({ messageId: message.messageId }, 'shutting down: a waiting message is left to another process');
+    return { kind: 'handed-over' };
   }
 
   /** Tells the user the message waits, and records where that shows: the answer belongs there, whoever writes it. */
@@ -564,13 +641,13 @@ class Engine implements ConversationEngine {
     for (let attempt = 1; ; attempt += 1) {
       try {
         await save();
-        if (attempt > 1) log.info({ attempts: attempt }, 'conversation memory is back; the thread is saved');
+        if (attempt > 1) log.info({ attempts: attempt }, 'conversation memory is back; the write went through');
         return;
       } catch (error) {
         if (!MEMORY_UNREACHABLE.has(errorCodeOf(error))) throw error;
         const delayMs = Math.min(250 * 2 ** (attempt - 1), 2_000);
         if (this.closing || Date.now() + delayMs > deadline) throw giveUp(error);
-        if (attempt === 1) log.warn({ err: describeError(error) }, 'conversation memory unreachable while saving the thread; retrying');
+        if (attempt === 1) log.warn({ err: describeError(error) }, 'conversation memory unreachable during a write; retrying');
         await new Promise((resolve) => setTimeout(resolve, delayMs));
       }
     }

@@ -130,6 +130,8 @@ export interface ConversationEngine {
   /**
    * Stops taking new turns, lets running ones finish (up to `deadlineMs`), cancels the rest and gives
    * them up to `cancelGraceMs` (default `deadlineMs`) to tell their users, then releases everything.
+   * Messages still waiting for their thread are left to another process (outcome `handed-over`) when
+   * the coordinator is shared; alone, they wait on through the drain.
    */
   close(deadlineMs?: number, cancelGraceMs?: number): Promise<void>;
 }

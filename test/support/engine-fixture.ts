@@ -24,6 +24,8 @@ export interface TestEngineOptions {
   /** How long a queued turn keeps its place (and its waiting message its lease) without a heartbeat. */
   waiterTtlMs?: number;
   turnTimeoutMs?: number;
+  /** How long a turn's writes ride out an unreachable memory (the engine's default is 15 s). */
+  answerSaveGraceMs?: number;
   maxMessageChars?: number;
   logger?: Logger;
   metrics?: Metrics;
@@ -68,6 +70,7 @@ export async function createTestEngine(options: TestEngineOptions): Promise<Test
     logger,
     metrics,
     turnTimeoutMs: options.turnTimeoutMs ?? 15_000,
+    ...(options.answerSaveGraceMs !== undefined ? { answerSaveGraceMs: options.answerSaveGraceMs } : {}),
     maxMessageChars: options.maxMessageChars ?? 8_000,
   });
   return {
