@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { FakeClova } from '../../fakes/clova/fake-clova-server.js';
+import type { RecordedCall } from '../../fakes/slack/fake-slack-api.js';
 import { deliverEvent } from '../../fakes/slack/slack-events.js';
 import { PROCESS_TEST_TIMEOUT_MS, PROCESS_WAIT_MS, startBotProcess, terminate, cleanUpAfterEachTest } from '../../support/processes/bot-process.js';
 import { startDiscordSetup } from '../../support/processes/discord-interactions.js';
-import { startProcessBed } from '../../support/processes/process-bed.js';
+import { QUICK_RECOVERY_ENV, startProcessBed } from '../../support/processes/process-bed.js';
 import { questionEnvelope, SLACK_SIGNING_SECRET, startSlackWorkspace, WORKSPACE } from '../../support/processes/slack-workspace.js';
 
 const cleanups = cleanUpAfterEachTest();
@@ -142,7 +143,56 @@ describe('a bot process told to stop (SIGTERM) during a turn', () => {
     expect(await state.keys('lock')).toEqual([]);
     expect(await state.inFlight()).toEqual([]);
   }, PROCESS_TEST_TIMEOUT_MS);
+
+  it('on Slack, leaves a follow-up still waiting for its thread to another replica, which answers it once, after the turn ahead of it, in its placeholder', async () => {
+    const slack = await startSlackWorkspace();
+    cleanups.push(() => slack.fake.close());
+    // Placeholders instead of the assistant status API: the waiting follow-up shows a message to finish.
+    slack.fake.disableMethod('assistant.threads.setStatus', 'missing_scope');
+    const { clova, state, env: bedEnv } = await startProcessBed(cleanups, 'process-sigterm-queued');
+    const { asked, release } = holdingTheFirstQuestion(clova);
+    const env = { ...slack.env, ...bedEnv, ...QUICK_RECOVERY_ENV, SHUTDOWN_DEADLINE_MS: '3000' };
+    const [other, stopping] = await Promise.all([startBotProcess({ name: 'other', env }), startBotProcess({ name: 'stopping', env })]);
+    const events = (bot: { baseUrl: string }) => `${bot.baseUrl}/slack/events`;
+
+    const root = '1763960200.000100';
+    const threadKey = `slack:${WORKSPACE.teamId}:${WORKSPACE.channel}:${root}`;
+    await deliverEvent(events(other), SLACK_SIGNING_SECRET, questionEnvelope({ as: 'app_mention', text: 'the first question', ts: root }));
+    await expect.poll(() => asked.length, { timeout: PROCESS_WAIT_MS }).toBe(1);
+    await deliverEvent(events(stopping), SLACK_SIGNING_SECRET, questionEnvelope({ as: 'app_mention', text: 'the second question', ts: '1763960200.000200', threadTs: root }));
+    await expect
+      .poll(async () => ((await state.waiting(threadKey))[0]?.replyHandle as Record<string, string> | undefined)?.messageTs, { timeout: PROCESS_WAIT_MS })
+      .toBeTruthy();
+    const placeholder = ((await state.waiting(threadKey))[0]!.replyHandle as Record<string, string>).messageTs!;
+
+    // The drain ends with the first question still being answered by the other replica: the process
+    // exits on its deadline, leaving the follow-up behind without a word.
+    stopping.signal('SIGTERM');
+    expect(await stopping.exited).toEqual({ code: 0, signal: null });
+    expect(asked).toEqual(['the first question']);
+    expect(stopping.logs().filter((line) => line.msg === 'slack turn done').map((line) => line.outcome)).toEqual(['handed-over']);
+    expect(slack.fake.calls.filter((call) => call.params.ts === placeholder && call.method === 'chat.update')).toEqual([]);
+
+    release();
+    await expect.poll(() => slack.fake.calls.filter(isFinalAnswer).length, { timeout: PROCESS_WAIT_MS }).toBe(2);
+    await expect.poll(() => state.inFlight(), { timeout: PROCESS_WAIT_MS }).toEqual([]);
+    expect(await terminate(other)).toEqual({ code: 0, signal: null });
+    expect(asked).toEqual(['the first question', 'the second question']);
+    const finals = slack.fake.calls.filter(isFinalAnswer);
+    expect(finals.at(-1)).toMatchObject({ method: 'chat.update', params: { ts: placeholder } });
+    const replies = slack.fake.store.threadReplies(WORKSPACE.channel, root).map((message) => message.text);
+    expect(replies.filter((text) => text.includes('Answer to the second question.'))).toHaveLength(1);
+    expect(replies.filter((text) => /again|restarting/i.test(text))).toEqual([]);
+    expect([...(await state.keys('lock')), ...(await state.keys('pending'))]).toEqual([]);
+  }, PROCESS_TEST_TIMEOUT_MS);
 });
+
+/** A final answer on Slack: a post or an update that carries the feedback buttons. */
+function isFinalAnswer(call: RecordedCall): boolean {
+  if (call.method !== 'chat.update' && call.method !== 'chat.postMessage') return false;
+  const blocks = call.params.blocks;
+  return Array.isArray(blocks) && blocks.some((block) => (block as { type?: unknown }).type === 'actions');
+}
 
 /** Scripts the model to answer "the first question" only once released and any other at once, recording each question asked. */
 function holdingTheFirstQuestion(clova: FakeClova): { asked: string[]; release: () => void } {
