@@ -656,9 +656,12 @@ class Engine implements ConversationEngine {
   /** Clears the in-flight record of a turn whose answer is stored and posted. */
   private async finishInFlight(state: ThreadState, lock: ThreadLock, log: Logger): Promise<void> {
     try {
-      await lock.assertHeld();
-      await this.options.store.save({ ...state, inFlight: undefined });
-      await this.options.coordinator.clearInFlight(state.threadKey);
+      // Ridden out like the turn's other writes: a record left behind has a later sweep post the answer again.
+      await this.rideOutMemoryOutage(async () => {
+        await lock.assertHeld();
+        await this.options.store.save({ ...state, inFlight: undefined });
+        await this.options.coordinator.clearInFlight(state.threadKey);
+      }, log, (error) => error);
     } catch (error) {
       // The answer is stored and posted; a leftover record only makes a later sweep post it once more at worst.
       log.warn({ err: describeError(error) }, 'could not clear the in-flight record of an answered turn');

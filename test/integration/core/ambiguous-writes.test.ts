@@ -38,11 +38,13 @@ const answers = (events: ReplyEvent[]) => events.filter((event) => event.type ==
 const failures = (events: ReplyEvent[]) => events.filter((event) => event.type === 'turn-failed');
 const storingQuestion = (state: ThreadState) => state.inFlight !== undefined && state.inFlight.answer === undefined;
 const storingAnswer = (state: ThreadState) => state.inFlight?.answer !== undefined;
+const closingTurn = (state: ThreadState) => state.inFlight === undefined && state.messages.some((entry) => entry.role === 'assistant');
 
 describe('a thread write that Redis applied but reported as failed', () => {
   it.each([
     ['the question, before the model is asked', storingQuestion],
     ['the answer, before it is posted', storingAnswer],
+    ['the finished turn, after the answer was posted', closingTurn],
   ])('on %s: written again, answered once, stored once', async (_phase, matches) => {
     const answerer = scriptedAnswerer([{ text: 'Use REDIS_URL.' }]);
     bed = await createTestEngine({ answerer, redisUrl: requireRedisUrl() });
