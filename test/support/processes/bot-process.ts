@@ -178,7 +178,7 @@ function parseLogLine(line: string): LogLine[] {
 }
 
 /** What the engine logs when it finishes a turn that a stopped process left in flight. */
-export const RECOVERED_TURN_LOG = 'finishing a turn left in flight by a process that stopped';
+export const RECOVERED_TURN_LOG = 'finishing a turn left in flight by a process that stopped or could not save its answer';
 /** What the engine logs when it answers a message that was waiting for its thread when its process stopped. */
 export const RECOVERED_WAITING_MESSAGE_LOG = 'answering a message whose process stopped while it waited for its thread';
 
