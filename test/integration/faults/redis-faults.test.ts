@@ -182,9 +182,26 @@ describe('a conversation across a Redis restart', () => {
     ]);
   });
 
-  it('tells a user plainly that their message was not taken while Redis is down, and carries on with nothing lost once it is back', async () => {
+  /** Two ways Redis goes away: stopped (connections refused at once) and frozen (connections open, nothing answered). */
+  const outages = [
+    {
+      kind: 'down',
+      liveness: undefined,
+      begin: async (server: PersistentRedis) => server.stop(),
+      end: async (server: PersistentRedis) => server.start(),
+    },
+    {
+      // Frozen, Redis keeps every connection open and answers nothing: without a deadline of our own the turn would wait for TCP to give up.
+      kind: 'frozen',
+      liveness: { intervalMs: 100, deadlineMs: 500 },
+      begin: async (server: PersistentRedis) => server.pause(),
+      end: async (server: PersistentRedis) => server.resume(),
+    },
+  ] as const;
+
+  it.each(outages.map((outage) => [outage.kind, outage] as const))('tells a user plainly that their message was not taken while Redis is %s, instead of leaving them waiting, and carries on with nothing lost once it is back', async (_kind, outage) => {
     redis = await startPersistentRedis();
-    bed = await createFaultBed({ redisUrl: redis.url });
+    bed = await createFaultBed({ redisUrl: redis.url, ...(outage.liveness ? { redisLiveness: outage.liveness } : {}) });
     const dm = nextSnowflake();
     const fake = bed.discord.fake;
     const send = (content: string) => bed?.process.injector.messageCreate(messagePayload({ channelId: dm, channelType: 1, author: user, content }));
@@ -192,49 +209,16 @@ describe('a conversation across a Redis restart', () => {
 
     send('How do I configure Redis for several replicas?');
     await waitFor('the first answer', () => replies().length === 1 && replies()[0]!.components.length > 0);
-    await redis.stop();
+    // The first turn stores its end a moment after the answer shows; the outage is meant for the second.
+    await bed.settled(dm, 'dm');
+    await outage.begin(redis);
     send('What happens if Redis goes away?');
     await waitFor('the outage line', () => replies().length === 2);
     expect(replies()[1]?.content).toBe(
       '⚠️ I cannot reach my conversation memory right now, so I could not take your message. Please send it again in a minute.',
     );
 
-    await redis.start();
-    const backends = bed.backends;
-    await waitFor('the bot to reconnect to Redis', () => backends.redis?.isReady === true);
-    send('Redis를 어떻게 설정하나요?');
-    await waitFor('the answer after the outage', () => replies().length === 3 && replies()[2]!.components.length > 0);
-
-    expect(replies().map((message) => message.content.startsWith('⚠️'))).toEqual([false, true, false]);
-    const state = await bed.stored(dm, 'dm');
-    expect(state?.messages.map((message) => [message.role, message.role === 'user' ? message.content : 'answer', message.status])).toEqual([
-      ['user', 'How do I configure Redis for several replicas?', 'answered'],
-      ['assistant', 'answer', undefined],
-      ['user', 'Redis를 어떻게 설정하나요?', 'answered'],
-      ['assistant', 'answer', undefined],
-    ]);
-  });
-
-  it('tells a user plainly that their message was not taken while Redis is frozen, instead of leaving them waiting, and carries on once it runs again', async () => {
-    redis = await startPersistentRedis();
-    bed = await createFaultBed({ redisUrl: redis.url, redisLiveness: { intervalMs: 100, deadlineMs: 500 } });
-    const dm = nextSnowflake();
-    const fake = bed.discord.fake;
-    const send = (content: string) => bed?.process.injector.messageCreate(messagePayload({ channelId: dm, channelType: 1, author: user, content }));
-    const replies = () => fake.channelMessages(dm);
-
-    send('How do I configure Redis for several replicas?');
-    await waitFor('the first answer', () => replies().length === 1 && replies()[0]!.components.length > 0);
-    await bed.settled(dm, 'dm');
-    // Frozen, Redis keeps every connection open and answers nothing: without a deadline of our own the turn would wait for TCP to give up.
-    redis.pause();
-    send('What happens if Redis stops answering?');
-    await waitFor('the outage line', () => replies().length === 2);
-    expect(replies()[1]?.content).toBe(
-      '⚠️ I cannot reach my conversation memory right now, so I could not take your message. Please send it again in a minute.',
-    );
-
-    redis.resume();
+    await outage.end(redis);
     const backends = bed.backends;
     await waitFor('the bot to reconnect to Redis', () => backends.redis?.isReady === true);
     send('Redis를 어떻게 설정하나요?');
