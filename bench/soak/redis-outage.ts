@@ -4,63 +4,17 @@
  * and data while the bots are busy. The harness asks it whether an event went out during the outage,
  * and waits on it before a user sends again the message they were told could not be taken.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { freePort, redisServerBinary, waitUntilReachable } from '../../test/support/redis-server.js';
+import { startPersistentRedis, type PersistentRedis } from '../../test/support/persistent-redis.js';
 
-export interface RestartableRedis {
-  url: string;
-  /** SIGTERM (Redis writes its append-only file and exits) and wait for the exit. */
-  stop(): Promise<void>;
-  /** Start again on the same port and data directory, and wait until it answers. */
-  start(): Promise<void>;
-  /** Stop for good and remove the data. */
-  close(): Promise<void>;
-}
-
-/** Starts `redis-server` on a free port with append-only persistence in a fresh directory. */
-export async function startRestartableRedis(): Promise<RestartableRedis> {
-  const binary = redisServerBinary();
-  if (!binary) throw new Error('SOAK_REDIS_RESTART needs redis-server installed (apt-get install -y redis-server); or run with SOAK_REDIS_RESTART=0 and REDIS_URL.');
-  const port = await freePort();
-  const directory = mkdtempSync(join(tmpdir(), 'soak-redis-'));
-  const url = `redis://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  const start = async () => {
-    // fsync once a second, as most deployments do; a SIGTERM shutdown flushes the rest, so nothing is lost here.
-    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--dir', directory, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'no'], {
-      stdio: 'ignore',
-    });
-    await waitUntilReachable(url, 10_000);
-  };
-  const stop = async () => {
-    const running = child;
-    child = undefined;
-    if (!running || running.exitCode !== null) return;
-    const exited = new Promise((resolve) => running.once('exit', resolve));
-    running.kill('SIGTERM');
-    await exited;
-  };
-  await start();
-  // A harness that dies must not leave its Redis behind.
-  process.once('exit', () => child?.kill('SIGKILL'));
-  return {
-    url,
-    stop,
-    start,
-    async close() {
-      await stop();
-      rmSync(directory, { recursive: true, force: true });
-    },
-  };
+/** The soak's Redis: fsync once a second, as most deployments do; a SIGTERM shutdown flushes the rest, so nothing acknowledged is lost. */
+export function startRestartableRedis(): Promise<PersistentRedis> {
+  return startPersistentRedis({ appendfsync: 'everysec', neededBy: 'SOAK_REDIS_RESTART (or run with SOAK_REDIS_RESTART=0 and REDIS_URL)' });
 }
 
 export interface RedisOutageOptions {
-  redis: RestartableRedis;
+  redis: PersistentRedis;
   downMs: number;
   /** Whether every bot process reports ready (its `/readyz` includes Redis). */
   botsReady: () => Promise<boolean>;

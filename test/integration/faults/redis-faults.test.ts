@@ -5,7 +5,7 @@ import { waitFor } from '../../fakes/discord/discord-test-bed.js';
 import { messagePayload, slashCommandPayload } from '../../fakes/discord/payloads.js';
 import { nextSnowflake } from '../../fakes/discord/snowflakes.js';
 import { createFaultBed, type FaultBed } from './support/fault-bed.js';
-import { startPersistentRedis, type PersistentRedis } from './support/persistent-redis.js';
+import { startPersistentRedis, type PersistentRedis } from '../../support/persistent-redis.js';
 
 const user = { id: nextSnowflake(), username: 'edsger' };
 

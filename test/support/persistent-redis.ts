@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, redisServerBinary, waitUntilReachable } from '../../../support/redis-server.js';
+import { freePort, redisServerBinary, waitUntilReachable } from './redis-server.js';
 
 export interface PersistentRedis {
   url: string;
@@ -22,15 +22,22 @@ export interface PersistentRedis {
   close(): Promise<void>;
 }
 
-export async function startPersistentRedis(): Promise<PersistentRedis> {
+export interface PersistentRedisOptions {
+  /** `always` (default) keeps every acknowledged write across a restart; `everysec` is what most deployments run. */
+  appendfsync?: 'always' | 'everysec';
+  /** Who needs it, for the error when redis-server is missing. */
+  neededBy?: string;
+}
+
+export async function startPersistentRedis(options: PersistentRedisOptions = {}): Promise<PersistentRedis> {
   const binary = redisServerBinary();
-  if (!binary) throw new Error('This test restarts Redis, so it needs redis-server installed (apt-get install -y redis-server).');
+  if (!binary) throw new Error(`${options.neededBy ?? 'This test restarts Redis, so it'} needs redis-server installed (apt-get install -y redis-server).`);
   const port = await freePort();
   const directory = mkdtempSync(join(tmpdir(), 'faults-redis-'));
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--dir', directory, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--protected-mode', 'no'], { stdio: 'ignore' });
+    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--dir', directory, '--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'always', '--save', '', '--protected-mode', 'no'], { stdio: 'ignore' });
     await waitUntilReachable(url, 10_000);
   };
   const stop = async () => {
@@ -44,6 +51,8 @@ export async function startPersistentRedis(): Promise<PersistentRedis> {
     await exited;
   };
   await start();
+  // A run that dies must not leave its Redis behind.
+  process.once('exit', () => child?.kill('SIGKILL'));
   return {
     url,
     stop,
