@@ -19,46 +19,6 @@ describe('a conversation across a Redis restart', () => {
     redis = undefined;
   });
 
-  it('finishes a turn whose model call spans the restart: one complete answer, and the thread keeps both turns in order', async () => {
-    redis = await startPersistentRedis();
-    bed = await createFaultBed({ redisUrl: redis.url, modelHeadersTimeoutMs: 10_000 });
-    const first = await bed.ask('How do I configure Redis for several replicas?');
-
-    // Hold the second turn's first model call until Redis has gone away and come back.
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let reached!: () => void;
-    const modelReached = new Promise<void>((resolve) => (reached = resolve));
-    let held = false;
-    bed.clova.scriptRagReasoning(async (request) => {
-      if (!held) {
-        held = true;
-        reached();
-        await released;
-      }
-      return searchThenCite(request);
-    });
-    const second = bed.ask('Redis를 어떻게 설정하나요?', first.threadId);
-    await modelReached;
-    await redis.stop();
-    await redis.start();
-    const backends = bed.backends;
-    await waitFor('the bot to reconnect to Redis', () => backends.redis?.isReady === true);
-    release();
-    const turn = await second;
-
-    expect(turn.reply.components.length).toBeGreaterThan(0);
-    expect(turn.reply.content).not.toMatch(/^⚠️/);
-    expect(bed.finalRepliesSent(turn.token)).toHaveLength(1);
-    const state = await bed.stored(first.threadId);
-    expect(state?.messages.map((message) => [message.role, message.role === 'user' ? message.id : 'answer', message.status])).toEqual([
-      ['user', first.interactionId, 'answered'],
-      ['assistant', 'answer', undefined],
-      ['user', turn.interactionId, 'answered'],
-      ['assistant', 'answer', undefined],
-    ]);
-  });
-
   /** Holds the thread's next model call until `release`; `reached` settles once the call arrived. */
   function holdNextModelCall(target: FaultBed): { reached: Promise<void>; release: () => void } {
     let release!: () => void;
@@ -76,6 +36,34 @@ describe('a conversation across a Redis restart', () => {
     });
     return { reached, release };
   }
+
+  it('finishes a turn whose model call spans the restart: one complete answer, and the thread keeps both turns in order', async () => {
+    redis = await startPersistentRedis();
+    bed = await createFaultBed({ redisUrl: redis.url, modelHeadersTimeoutMs: 10_000 });
+    const first = await bed.ask('How do I configure Redis for several replicas?');
+
+    // Hold the second turn's first model call until Redis has gone away and come back.
+    const model = holdNextModelCall(bed);
+    const second = bed.ask('Redis를 어떻게 설정하나요?', first.threadId);
+    await model.reached;
+    await redis.stop();
+    await redis.start();
+    const backends = bed.backends;
+    await waitFor('the bot to reconnect to Redis', () => backends.redis?.isReady === true);
+    model.release();
+    const turn = await second;
+
+    expect(turn.reply.components.length).toBeGreaterThan(0);
+    expect(turn.reply.content).not.toMatch(/^⚠️/);
+    expect(bed.finalRepliesSent(turn.token)).toHaveLength(1);
+    const state = await bed.stored(first.threadId);
+    expect(state?.messages.map((message) => [message.role, message.role === 'user' ? message.id : 'answer', message.status])).toEqual([
+      ['user', first.interactionId, 'answered'],
+      ['assistant', 'answer', undefined],
+      ['user', turn.interactionId, 'answered'],
+      ['assistant', 'answer', undefined],
+    ]);
+  });
 
   it('keeps an answer that is ready while Redis restarts until Redis takes it, then posts it once', async () => {
     redis = await startPersistentRedis();
