@@ -99,6 +99,24 @@ function recoverySinks(): { sinkFor: RecoverySinkFactory; recovered: Array<{ tex
   };
 }
 
+/**
+ * Sweeps on `bed` until the one waiting message left behind is recovered, and checks it was answered
+ * into `placeholder`, the reply its user was shown, and that a further sweep finds nothing to do.
+ */
+async function expectRecoveredOnceInto(bed: TestEngine, placeholder: ReplyHandle): Promise<void> {
+  const { sinkFor, recovered } = recoverySinks();
+  await expect
+    .poll(async () => {
+      await bed.engine.recoverOrphanedTurns('slack', sinkFor);
+      return recovered.length;
+    }, { timeout: 10_000, interval: 100 })
+    .toBe(1);
+  expect(recovered[0]!.handle).toEqual(placeholder);
+  expect(finalEvents(recovered[0]!.sink.events)).toEqual([expect.objectContaining({ type: 'answer-completed' })]);
+  expect(await bed.engine.recoverOrphanedTurns('slack', sinkFor)).toBe(0);
+  expect(recovered).toHaveLength(1);
+}
+
 /** A slow first turn on `holder` keeps thread `threadKey` busy; returns it once the model is asked. */
 async function busyThread(holder: TestEngine, answerer: ReturnType<typeof gatedAnswerer>, threadKey: string): Promise<{ turn: Promise<TurnOutcome> }> {
   const turn = holder.engine.handle(incomingMessage(threadKey, 'first', { platform: 'slack' }), recordingSink());
@@ -166,17 +184,7 @@ describe('a waiting message whose wait for the thread fails', () => {
     answerer.finish();
     expect((await first.turn).kind).toBe('answered');
     // The waiter stopped renewing the record, so its lease runs out and a sweep takes it over.
-    const { sinkFor, recovered } = recoverySinks();
-    await expect
-      .poll(async () => {
-        await holder.engine.recoverOrphanedTurns('slack', sinkFor);
-        return recovered.length;
-      }, { timeout: 10_000, interval: 100 })
-      .toBe(1);
-    expect(recovered[0]!.handle).toEqual(placeholder);
-    expect(finalEvents(recovered[0]!.sink.events)).toEqual([expect.objectContaining({ type: 'answer-completed' })]);
-    expect(await holder.engine.recoverOrphanedTurns('slack', sinkFor)).toBe(0);
-    expect(recovered).toHaveLength(1);
+    await expectRecoveredOnceInto(holder, placeholder);
     expect(answerer.asked).toEqual(['first', 'second']);
     expect(await storedThread(holder, threadKey)).toEqual([
       ['user', 'first'],
@@ -234,16 +242,7 @@ describe('a message waiting for its thread when its process shuts down', () => {
 
     answerer.finish();
     expect((await first.turn).kind).toBe('answered');
-    const { sinkFor, recovered } = recoverySinks();
-    await expect
-      .poll(async () => {
-        await holder.engine.recoverOrphanedTurns('slack', sinkFor);
-        return recovered.length;
-      }, { timeout: 10_000, interval: 100 })
-      .toBe(1);
-    expect(recovered[0]!.handle).toEqual(placeholder);
-    expect(finalEvents(recovered[0]!.sink.events)).toEqual([expect.objectContaining({ type: 'answer-completed' })]);
-    expect(await holder.engine.recoverOrphanedTurns('slack', sinkFor)).toBe(0);
+    await expectRecoveredOnceInto(holder, placeholder);
     expect(sink.events).toEqual([{ type: 'turn-queued' }]);
     expect(answerer.asked).toEqual(['first', 'second']);
     expect(await storedThread(holder, threadKey)).toEqual([
@@ -278,15 +277,7 @@ describe('a message waiting for its thread when its process shuts down', () => {
     expect(sink.events).toEqual([{ type: 'turn-queued' }]);
     expect(answerer.asked).toEqual([]);
 
-    const { sinkFor, recovered } = recoverySinks();
-    await expect
-      .poll(async () => {
-        await survivor.engine.recoverOrphanedTurns('slack', sinkFor);
-        return recovered.length;
-      }, { timeout: 10_000, interval: 100 })
-      .toBe(1);
-    expect(recovered[0]!.handle).toEqual(placeholder);
-    expect(finalEvents(recovered[0]!.sink.events)).toEqual([expect.objectContaining({ type: 'answer-completed' })]);
+    await expectRecoveredOnceInto(survivor, placeholder);
     expect(answerer.asked).toEqual(['question']);
     expect(await storedThread(survivor, threadKey)).toEqual([
       ['user', 'question'],
