@@ -94,22 +94,33 @@ describe('a conversation across a Redis restart', () => {
     ]);
   });
 
+  /**
+   * Opens a thread, then lets its second question's answer be written while Redis is stopped for
+   * longer than the answer may wait: the turn ends telling the user the saved message will be answered.
+   * Redis stays stopped; the test starts it again.
+   */
+  async function deferSecondAnswer(recoverySweepMs: number) {
+    const server = await startPersistentRedis();
+    redis = server;
+    const opened = await createFaultBed({ redisUrl: server.url, modelHeadersTimeoutMs: 10_000, answerSaveGraceMs: 300, lockTtlMs: 1_000, recoverySweepMs });
+    bed = opened;
+    const first = await opened.ask('How do I configure Redis for several replicas?');
+    const model = holdNextModelCall(opened);
+    const second = opened.startAsk('Redis를 어떻게 설정하나요?', first.threadId);
+    await model.reached;
+    await server.stop();
+    model.release();
+    return { server, bed: opened, first, deferred: await second.turn };
+  }
+
   it('when Redis stays away longer than the answer can wait, says the saved message will be answered, and answers it once Redis is back', async () => {
-    redis = await startPersistentRedis();
-    bed = await createFaultBed({ redisUrl: redis.url, modelHeadersTimeoutMs: 10_000, answerSaveGraceMs: 300, lockTtlMs: 1_000, recoverySweepMs: 200 });
-    const first = await bed.ask('How do I configure Redis for several replicas?');
+    const { server, bed, first, deferred } = await deferSecondAnswer(200);
     const fake = bed.discord.fake;
     const answersInThread = () => fake.channelMessages(first.threadId).filter((message) => message.components.length > 0).map((message) => message.id);
-    const model = holdNextModelCall(bed);
-    const second = bed.startAsk('Redis를 어떻게 설정하나요?', first.threadId);
-    await model.reached;
-    await redis.stop();
-    model.release();
-    const deferred = await second.turn;
 
     // Not "send it again": the question was saved before the model was asked, and sending it again would answer it twice.
     expect(deferred.reply.content).toBe('⚠️ I lost the connection to my conversation memory while finishing this answer. Your message is saved, and I will answer it here once the connection is back.');
-    await redis.start();
+    await server.start();
     await waitFor('the recovered answer', () => (fake.originalResponse(deferred.token)?.components.length ?? 0) > 0, 20_000);
 
     const recovered = fake.originalResponse(deferred.token)!;
@@ -127,18 +138,10 @@ describe('a conversation across a Redis restart', () => {
   });
 
   it('keeps that promise when the user writes again before any sweep: the saved message is answered first, then the new one, once each', async () => {
-    redis = await startPersistentRedis();
     // No sweep after the one at startup: only the next turn in the thread can keep the promise.
-    bed = await createFaultBed({ redisUrl: redis.url, modelHeadersTimeoutMs: 10_000, answerSaveGraceMs: 300, lockTtlMs: 1_000, recoverySweepMs: 3_600_000 });
-    const first = await bed.ask('How do I configure Redis for several replicas?');
-    const model = holdNextModelCall(bed);
-    const second = bed.startAsk('Redis를 어떻게 설정하나요?', first.threadId);
-    await model.reached;
-    await redis.stop();
-    model.release();
-    const deferred = await second.turn;
+    const { server, bed, first, deferred } = await deferSecondAnswer(3_600_000);
     expect(deferred.reply.content).toMatch(/^⚠️ .*I will answer it here once the connection is back\.$/);
-    await redis.start();
+    await server.start();
     const backends = bed.backends;
     await waitFor('the bot to reconnect to Redis', () => backends.redis?.isReady === true);
 
@@ -146,7 +149,7 @@ describe('a conversation across a Redis restart', () => {
 
     // Writes Discord took that put an answer (it carries buttons) on a reply: by the interaction's own route, or as a channel edit from recovery.
     const answersPut = (reply: { token: string; id: string }) =>
-      bed!.proxy.exchanges.filter((exchange) => {
+      bed.proxy.exchanges.filter((exchange) => {
         const path = decodeURIComponent(exchange.path);
         const onReply = path.endsWith(`/${reply.token}/messages/@original`) || path.endsWith(`/messages/${reply.id}`);
         return onReply && exchange.status < 300 && ((exchange.body as { components?: unknown[] } | undefined)?.components?.length ?? 0) > 0;
