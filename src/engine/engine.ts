@@ -189,11 +189,7 @@ class Engine implements ConversationEngine {
       await this.finishInFlight(state, lock, log);
       return 1;
     }
-    await this.attempt(message, sink, log, async () => {
-      const policy = await this.policyFor(message);
-      // A channel switched off since the crash still gets its reply finished, with the defaults.
-      return this.answerInLock(message, sink, lock, log, policy === 'disabled' ? this.defaultPolicy() : policy);
-    });
+    await this.attempt(message, sink, log, async () => this.answerInLock(message, sink, lock, log, await this.recoveryPolicyFor(message)));
     return 1;
   }
 
@@ -233,10 +229,7 @@ class Engine implements ConversationEngine {
         log.warn({ messageId: message.messageId, eventId: message.eventId }, 'answering a message whose process stopped while it waited for its thread');
         const sink = sinkFor(message, replyHandle);
         try {
-          await this.attempt(message, sink, log, async () => {
-            const policy = await this.policyFor(message);
-            return this.answerInLock(message, sink, lock, log, policy === 'disabled' ? this.defaultPolicy() : policy, () => hold.remove());
-          });
+          await this.attempt(message, sink, log, async () => this.answerInLock(message, sink, lock, log, await this.recoveryPolicyFor(message), () => hold.remove()));
         } finally {
           // As for a live turn: one that ended before storing the message (its user was told) drops the record too.
           await hold.remove().catch((error: unknown) => log.warn({ err: describeError(error) }, 'could not remove the record of a waiting message'));
@@ -373,7 +366,7 @@ class Engine implements ConversationEngine {
   private async settleRecord(hold: PendingHold, log: Logger): Promise<'removed' | 'taken-over' | 'kept'> {
     let removed = false;
     try {
-      await this.rideOutMemoryOutage(async () => void (removed = await hold.remove()), log, (error) => error);
+      await this.rideOutMemoryOutage(async () => void (removed = await hold.remove()), log);
     } catch (error) {
       hold.abandon();
       log.error({ err: describeError(error) }, 'could not remove the record of a waiting message; recovery will answer it');
@@ -490,6 +483,12 @@ class Engine implements ConversationEngine {
     return this.options.policyFor ? this.options.policyFor(message) : this.defaultPolicy();
   }
 
+  /** A message being recovered was taken when it arrived: a channel switched off since still gets its reply finished, with the defaults. */
+  private async recoveryPolicyFor(message: IncomingMessage): Promise<TurnPolicy> {
+    const policy = await this.policyFor(message);
+    return policy === 'disabled' ? this.defaultPolicy() : policy;
+  }
+
   /** `onStored` runs once the user's message is saved in the thread (from then on the thread state keeps it). */
   private async answerInLock(message: IncomingMessage, sink: ReplySink, lock: ThreadLock, log: Logger, policy: TurnPolicy, onStored?: () => Promise<unknown>): Promise<TurnOutcome> {
     const { store } = this.options;
@@ -540,7 +539,7 @@ class Engine implements ConversationEngine {
       await lock.assertHeld();
       await this.options.coordinator.markInFlight(message.threadKey);
       await store.save(opened);
-    }, log, (error) => error);
+    }, log);
     await stored();
     const tracker = trackReplyHandle(sink, () => state, async (next) => {
       state = next;
@@ -633,9 +632,9 @@ class Engine implements ConversationEngine {
   /**
    * Runs `save` (idempotent) until the conversation memory takes it, for up to `answerSaveGraceMs` (or
    * until the engine closes). Only unreachable-memory failures are retried; a lost lock or anything
-   * else is final at once. Gives up with `giveUp(lastError)`.
+   * else is final at once. Gives up with `giveUp(lastError)` (by default the error itself).
    */
-  private async rideOutMemoryOutage(save: () => Promise<void>, log: Logger, giveUp: (error: unknown) => unknown): Promise<void> {
+  private async rideOutMemoryOutage(save: () => Promise<void>, log: Logger, giveUp: (error: unknown) => unknown = (error) => error): Promise<void> {
     // Real time, not `now`: this waits for a real server.
     const deadline = Date.now() + this.options.answerSaveGraceMs;
     for (let attempt = 1; ; attempt += 1) {
@@ -661,7 +660,7 @@ class Engine implements ConversationEngine {
         await lock.assertHeld();
         await this.options.store.save({ ...state, inFlight: undefined });
         await this.options.coordinator.clearInFlight(state.threadKey);
-      }, log, (error) => error);
+      }, log);
     } catch (error) {
       // The answer is stored and posted; a leftover record only makes a later sweep post it once more at worst.
       log.warn({ err: describeError(error) }, 'could not clear the in-flight record of an answered turn');
