@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { RateLimiter, type RateBudget, type RateLimitPermit, type RateLimits } from '../providers/http/rate-limiter.js';
+import { RateLimiter, type RateBudget, type RateLimitPermit, type RateLimits, type Waiter } from '../providers/http/rate-limiter.js';
 import type { RedisCommands } from '../redis/redis-commands.js';
 import type { RedisBudgetFallback } from './redis-budget-fallback.js';
 
@@ -80,15 +80,6 @@ export interface RedisRateBudgetOptions {
 
 /** One look at the shared window: admitted, or how long until it may have room. */
 export type RateBudgetVerdict = { admitted: true; permit: RateLimitPermit & { release(): void } } | { admitted: false; retryInMs: number };
-
-interface Waiter {
-  tokens: number;
-  enqueuedAt: number;
-  resolve: (permit: RateLimitPermit) => void;
-  reject: (reason: unknown) => void;
-  signal?: AbortSignal;
-  onAbort?: () => void;
-}
 
 /**
  * A requests/tokens-per-minute budget that every replica on one Redis (standalone or Cluster) shares:

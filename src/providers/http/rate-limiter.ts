@@ -31,7 +31,8 @@ export interface RateBudget {
 /** Builds the budget of one bucket (a model id or a tool API), e.g. a shared one per upstream endpoint. */
 export type RateBudgetFactory = (bucket: string, limits: RateLimits) => RateBudget;
 
-interface Waiter {
+/** A caller queued for a budget, first in, first out. */
+export interface Waiter {
   tokens: number;
   resolve: (permit: RateLimitPermit) => void;
   reject: (reason: unknown) => void;
