@@ -5,7 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { ClovaClient } from '../providers/clova/clova-client.js';
 import { ClovaEmbedder } from '../providers/clova/embedder.js';
 import { createOpenAiCompatibleProvider } from '../providers/openai-compatible/index.js';
-import { clovaRateOptions, type RateBudgets } from './rate-budgets.js';
+import { clovaConnectionOptions, clovaRateOptions, type RateBudgets } from './rate-budgets.js';
 
 /** The configured embedding model, with the connection it owns. */
 export interface EmbeddingBackend extends EmbeddingModel {
@@ -29,11 +29,7 @@ export function createEmbeddingBackend(config: Config, dependencies: { logger: L
     // A client of its own: `embedding` is the only bucket it uses, and the budget of that bucket is
     // per process without Redis (as the provider's own client's is) or shared with it through Redis.
     const client = new ClovaClient({
-      apiKey: config.CLOVA_STUDIO_API_KEY,
-      ...(config.CLOVA_STUDIO_APIGW_KEY ? { apigwKey: config.CLOVA_STUDIO_APIGW_KEY } : {}),
-      baseUrl: config.CLOVA_STUDIO_BASE_URL,
-      ...(config.CLOVA_STUDIO_PATH_PREFIX && config.CLOVA_STUDIO_PATH_PREFIX !== 'none' ? { pathPrefix: config.CLOVA_STUDIO_PATH_PREFIX } : {}),
-      ...(config.CLOVA_STUDIO_APP_ID ? { appId: config.CLOVA_STUDIO_APP_ID } : {}),
+      ...clovaConnectionOptions(config),
       ...clovaRateOptions(config, dependencies.rateBudgets),
       logger,
       ...(metrics ? { metrics } : {}),

@@ -5,7 +5,7 @@ import type { HistoryCompactor } from '../compaction/types.js';
 import { createCompactor, createTokenEstimator, createExtractiveSummarizer, createChatSummarizer, type CompactorOptions } from '../compaction/index.js';
 import { loadKnowledgeRetriever, createSearchApiRetriever } from '../knowledge/index.js';
 import { createEmbeddingBackend, type EmbeddingBackend } from './embedding-backend.js';
-import { clovaRateOptions, type RateBudgets } from './rate-budgets.js';
+import { clovaConnectionOptions, clovaRateOptions, type RateBudgets } from './rate-budgets.js';
 import { createOfflineAnswerer, createLocalReranker, createRagAnswerer } from '../rag/index.js';
 import { clovaAnsweringLimits, createClovaProvider } from '../providers/clova/index.js';
 import { createOpenAiCompatibleProvider } from '../providers/openai-compatible/index.js';
@@ -129,11 +129,7 @@ function offlineParts(config: Config, { logger, metrics }: StackDependencies, es
 
 function clovaParts(config: Config, { logger, metrics, rateBudgets }: StackDependencies, estimator: TokenCounter): ProviderParts {
   const provider = createClovaProvider({
-    apiKey: config.CLOVA_STUDIO_API_KEY!,
-    ...(config.CLOVA_STUDIO_APIGW_KEY ? { apigwKey: config.CLOVA_STUDIO_APIGW_KEY } : {}),
-    baseUrl: config.CLOVA_STUDIO_BASE_URL,
-    ...(config.CLOVA_STUDIO_PATH_PREFIX && config.CLOVA_STUDIO_PATH_PREFIX !== 'none' ? { pathPrefix: config.CLOVA_STUDIO_PATH_PREFIX } : {}),
-    ...(config.CLOVA_STUDIO_APP_ID ? { appId: config.CLOVA_STUDIO_APP_ID } : {}),
+    ...clovaConnectionOptions(config),
     model: config.CLOVA_MODEL,
     modelOverrides: clovaModelOverrides(config),
     ...clovaRateOptions(config, rateBudgets),

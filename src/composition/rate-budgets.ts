@@ -4,7 +4,7 @@ import { RedisRateBudget } from '../coordination/redis-rate-budget.js';
 import { RedisTokenBuckets } from '../coordination/redis-token-buckets.js';
 import { MemoryTokenBuckets, type TokenBucketOptions, type TokenBuckets } from '../coordination/token-buckets.js';
 import type { Logger } from '../observability/logger.js';
-import { CLOVA_DEFAULT_TOOL_LIMITS } from '../providers/clova/clova-client.js';
+import { CLOVA_DEFAULT_TOOL_LIMITS, type ClovaClientOptions } from '../providers/clova/clova-client.js';
 import { RateLimiter, type RateBudget, type RateBudgetFactory, type RateLimits } from '../providers/http/rate-limiter.js';
 import type { RedisCommands } from '../redis/redis-commands.js';
 
@@ -76,6 +76,19 @@ export function createRateBudgets(options: RateBudgetsOptions): RateBudgets {
       });
     },
     tokenBuckets: (name, bucketOptions) => new RedisTokenBuckets({ ...bucketOptions, client: redis, keyOf: (bucketKey) => keyOf(`${name}:${bucketKey}`), fallback }),
+  };
+}
+
+/** Where and as whom the bot calls CLOVA Studio, for every client it builds (provider, embeddings). */
+export function clovaConnectionOptions(
+  config: Pick<Config, 'CLOVA_STUDIO_API_KEY' | 'CLOVA_STUDIO_APIGW_KEY' | 'CLOVA_STUDIO_BASE_URL' | 'CLOVA_STUDIO_PATH_PREFIX' | 'CLOVA_STUDIO_APP_ID'>,
+): Pick<ClovaClientOptions, 'apiKey' | 'apigwKey' | 'baseUrl' | 'pathPrefix' | 'appId'> {
+  return {
+    apiKey: config.CLOVA_STUDIO_API_KEY!,
+    ...(config.CLOVA_STUDIO_APIGW_KEY ? { apigwKey: config.CLOVA_STUDIO_APIGW_KEY } : {}),
+    baseUrl: config.CLOVA_STUDIO_BASE_URL,
+    ...(config.CLOVA_STUDIO_PATH_PREFIX && config.CLOVA_STUDIO_PATH_PREFIX !== 'none' ? { pathPrefix: config.CLOVA_STUDIO_PATH_PREFIX } : {}),
+    ...(config.CLOVA_STUDIO_APP_ID ? { appId: config.CLOVA_STUDIO_APP_ID } : {}),
   };
 }
 
