@@ -52,12 +52,12 @@ export class RedisTokenBuckets implements TokenBuckets {
 
   async tryTake(key: string): Promise<boolean> {
     const taken = await this.takeInRedis(key, 'try');
-    return taken ?? this.local.tryTakeNow(key);
+    return taken ?? (await this.local.tryTake(key));
   }
 
   async take(key: string): Promise<void> {
     const taken = await this.takeInRedis(key, 'force');
-    if (taken === undefined) this.local.takeNow(key);
+    if (taken === undefined) await this.local.take(key);
   }
 
   /** Whether Redis handed out a token; undefined when Redis could not be asked. */

@@ -31,23 +31,13 @@ export class MemoryTokenBuckets implements TokenBuckets {
   }
 
   async tryTake(key: string): Promise<boolean> {
-    return this.tryTakeNow(key);
-  }
-
-  async take(key: string): Promise<void> {
-    this.takeNow(key);
-  }
-
-  /** `tryTake` without the promise, for callers that are already synchronous (the Redis fallback). */
-  tryTakeNow(key: string): boolean {
     const bucket = this.refill(key);
     if (bucket.tokens < 1) return false;
     bucket.tokens -= 1;
     return true;
   }
 
-  /** `take` without the promise. */
-  takeNow(key: string): void {
+  async take(key: string): Promise<void> {
     this.refill(key).tokens -= 1;
   }
 
