@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { BotError } from '../errors.js';
 import type { RedisClusterClient } from '../redis/cluster-connection.js';
-import { pingEveryMaster } from '../redis/cluster-readiness.js';
+import { pingEveryMaster, RedisClusterMastersUnreachableError } from '../redis/cluster-readiness.js';
 import type { HttpServer } from '../http/http-server.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -175,11 +175,9 @@ function failureName(error: unknown): string {
   return 'failed';
 }
 
-/** The names an error of ours gives for the parts that failed (addresses, never URLs), if it gives any. */
+/** The parts a failed check names (a cluster's masters, as addresses, never URLs), if it names any. */
 function unreachableOf(error: unknown): string[] | undefined {
-  if (!(error instanceof BotError)) return undefined;
-  const unreachable = (error as { unreachable?: unknown }).unreachable;
-  return Array.isArray(unreachable) && unreachable.every((entry) => typeof entry === 'string') ? [...unreachable] : undefined;
+  return error instanceof RedisClusterMastersUnreachableError ? [...error.unreachable] : undefined;
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {

@@ -12,16 +12,17 @@ export interface UnreachableMaster {
 
 /** No master of the Redis Cluster answered: no thread can be read or written, so the replica is not ready. */
 export class RedisClusterMastersUnreachableError extends BotError {
-  /** The addresses (`host:port`) of the masters that did not answer, for `/readyz`. */
-  readonly unreachable: readonly string[];
-
   constructor(readonly masters: readonly UnreachableMaster[]) {
     super({
       code: 'redis_cluster_master_unreachable',
       message: `Redis Cluster master${masters.length === 1 ? '' : 's'} did not answer PING: ${masters.map((master) => `${master.address} (${master.problem})`).join(', ')}`,
       userMessage: 'I cannot reach my conversation memory right now, so I could not take your message. Please send it again in a minute.',
     });
-    this.unreachable = masters.map((master) => master.address);
+  }
+
+  /** The addresses (`host:port`) of the masters that did not answer, for `/readyz`. */
+  get unreachable(): readonly string[] {
+    return this.masters.map((master) => master.address);
   }
 }
 
