@@ -71,3 +71,13 @@ export class SlackConfigError extends BotError {
     this.option = option;
   }
 }
+
+/** Errors after which Slack may have posted the message anyway: the answer, not the request, was lost. */
+const MAYBE_CARRIED_OUT = new Set(['request_failed', 'internal_error', 'fatal_error', 'service_unavailable']);
+
+/** Whether a failed call may still have been carried out by Slack (timeout, network error, 5xx, `internal_error`…). */
+export function mayHaveBeenCarriedOut(error: unknown): error is SlackApiError {
+  if (!(error instanceof SlackApiError)) return false;
+  if (error.slackError === 'http_error') return (error.status ?? 0) >= 500;
+  return MAYBE_CARRIED_OUT.has(error.slackError);
+}

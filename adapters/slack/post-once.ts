@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
-import { SlackApiError, SlackPostUnconfirmedError } from './errors.js';
+import { mayHaveBeenCarriedOut, SlackApiError, SlackPostUnconfirmedError } from './errors.js';
 import type { CallPriority, SlackCaller } from './slack-caller.js';
 
 /** `event_type` of the metadata on every message the bot posts in a thread. */
@@ -20,16 +20,6 @@ export interface PostOnceOptions {
   /** Pages of `conversations.replies` read per search, at most (default 3 of 200 messages). */
   maxSearchPages?: number;
   now?: () => number;
-}
-
-/** Errors after which Slack may have posted the message anyway: the answer, not the request, was lost. */
-const MAYBE_CARRIED_OUT = new Set(['request_failed', 'internal_error', 'fatal_error', 'service_unavailable']);
-
-/** Whether a failed call may still have been carried out by Slack (timeout, network error, 5xx, `internal_error`…). */
-export function mayHaveBeenCarriedOut(error: unknown): error is SlackApiError {
-  if (!(error instanceof SlackApiError)) return false;
-  if (error.slackError === 'http_error') return (error.status ?? 0) >= 500;
-  return MAYBE_CARRIED_OUT.has(error.slackError);
 }
 
 // Metadata stays unknown here: other apps' messages in the thread may carry any shape, and must not

@@ -2,11 +2,10 @@ import type { ReplyEvent, ReplyHandle, ReplySink } from '../../src/engine/types.
 import type { Logger } from '../../src/observability/logger.js';
 import { renderAnswer, renderFailure, renderPreview, renderStatusLine, type RenderedMessage } from './answer-renderer.js';
 import type { CapabilityCache } from './capability-cache.js';
-import { SlackApiError } from './errors.js';
+import { mayHaveBeenCarriedOut, SlackApiError } from './errors.js';
 import { renderHandoff } from './handoff-message.js';
 import { clipText } from './mrkdwn.js';
 import { NativeStream, type NativeStreamLimits } from './native-stream.js';
-import { mayHaveBeenCarriedOut } from './post-once.js';
 import type { SlackCaller } from './slack-caller.js';
 import { ThreadMessages } from './thread-messages.js';
 import type { UpdateBudget } from './update-budget.js';
