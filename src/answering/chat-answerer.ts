@@ -50,8 +50,8 @@ export function createChatAnswerer(options: ChatAnswererOptions): Answerer {
             usage: completion.usage,
           };
           // One call whose prompt is the system message plus the history: its figure is clean.
-          const systemTokens = completion.usage.inputTokens > 0 ? await systemMessageTokens.of(system.content, request.signal) : undefined;
-          if (systemTokens !== undefined) answer.promptTokens = { reportedTokens: completion.usage.inputTokens, addedTokens: systemTokens };
+          const promptTokens = await systemMessageTokens.report(completion.usage.inputTokens, system.content, request.signal);
+          if (promptTokens) answer.promptTokens = promptTokens;
           return answer;
         }
       }

@@ -1,4 +1,5 @@
 import type { Logger } from '../observability/logger.js';
+import type { PromptTokenReport } from '../compaction/types.js';
 import type { TokenCounter } from '../providers/types.js';
 
 /** Most distinct system prompts (the default plus channel personas) whose counts are kept. */
@@ -16,6 +17,17 @@ export class SystemMessageTokens {
     private readonly counter: TokenCounter,
     private readonly logger?: Logger,
   ) {}
+
+  /**
+   * The figure for correcting stored counts from one call: its reported prompt size beside what it
+   * added around the history (the system prompt, plus `otherAddedTokens` such as tool schemas).
+   * Undefined when the call reported no usage or the prompt could not be counted.
+   */
+  async report(reportedTokens: number, systemPrompt: string, signal: AbortSignal, otherAddedTokens = 0): Promise<PromptTokenReport | undefined> {
+    if (!(reportedTokens > 0)) return undefined;
+    const systemTokens = await this.of(systemPrompt, signal);
+    return systemTokens === undefined ? undefined : { reportedTokens, addedTokens: systemTokens + otherAddedTokens };
+  }
 
   async of(systemPrompt: string, signal: AbortSignal): Promise<number | undefined> {
     const known = this.known.get(systemPrompt);

@@ -238,8 +238,6 @@ async function firstCallReport(
   toolSchemaTokens: number,
   signal: AbortSignal,
 ): Promise<PromptTokenReport | undefined> {
-  if (!(completion.usage.inputTokens > 0) || toolChoice !== 'auto') return undefined;
-  const systemTokens = await systemMessageTokens.of(systemPrompt, signal);
-  if (systemTokens === undefined) return undefined;
-  return { reportedTokens: completion.usage.inputTokens, addedTokens: systemTokens + toolSchemaTokens };
+  if (toolChoice !== 'auto') return undefined;
+  return systemMessageTokens.report(completion.usage.inputTokens, systemPrompt, signal, toolSchemaTokens);
 }
