@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfigOrExit } from './config/load-or-exit.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
         return true;
       },
     );
-    const closed = await Promise.race([finishedClosing, new Promise<false>((resolve) => setTimeout(() => resolve(false), closeBudgetMs).unref())]);
+    const closed = await Promise.race([finishedClosing, delay(closeBudgetMs, false, { ref: false })]);
     if (!closed) logger.warn({ closeBudgetMs }, 'closing connections overran the shutdown deadline; exiting anyway');
     process.exit(exitCode);
   };

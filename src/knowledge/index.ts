@@ -9,7 +9,5 @@ export { loadKnowledgeRetriever, bundledGuideDir, type LoadKnowledgeOptions } fr
 export { createSearchApiRetriever, SearchApiError, type SearchApiRetrieverOptions } from './search-api-retriever.js';
 export { createEmbeddedRetriever, type EmbeddedRetriever, type EmbeddedRetrieverOptions } from './embedded-retriever.js';
 export { ingestFiles, type IngestOptions, type IngestReport, type IngestProgress } from './ingest.js';
-export { CLOVA_EMBEDDING_MODEL, openAiEmbeddingModel, type EmbeddingModel } from './embedding-model.js';
-export { KnowledgeEmbeddingError, KnowledgeEmbeddingMismatchError, KnowledgeIndexError } from './errors.js';
 export { isUsableText } from './usable-text.js';
 export { splitSentences } from './sentences.js';
